@@ -1,10 +1,15 @@
 //! `slipway`: take a Go microservice from source to a running Kubernetes rollout.
 //!
-//! Each subcommand is a thin layer over one slipway crate; the crates hold the logic.
+//! Each subcommand is a thin layer over one slipway crate (one module here per crate); the crates hold the
+//! logic. A subcommand returns the exit code it wants, or an error that is printed as `slipway: …` with exit
+//! status 1.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+/// What a subcommand returns: an exit code, or an error to report.
+pub(crate) type CmdResult = Result<ExitCode, Box<dyn std::error::Error + Send + Sync>>;
 
 /// The version line: package version and the commit the binary was built from.
 const VERSION: &str = concat!(
@@ -21,6 +26,7 @@ struct Cli {
     command: Command,
 }
 
+// Subcommands register here: one variant and one match arm per crate module.
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Print the version and the git commit this binary was built from.
@@ -29,10 +35,17 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let result: CmdResult = match cli.command {
         Command::Version => {
             println!("slipway {VERSION}");
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("slipway: {err}");
+            ExitCode::FAILURE
         }
     }
 }
