@@ -1,0 +1,44 @@
+//! Runs the built `slipway` binary as a user would. One submodule per subcommand family.
+
+use std::process::{Command, Output};
+
+/// The `slipway` binary under test.
+pub fn slipway() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_slipway"))
+}
+
+/// Runs `slipway` with `args`, returning its output whatever the exit status.
+pub fn run(args: &[&str]) -> Output {
+    slipway()
+        .args(args)
+        .output()
+        .expect("the slipway binary runs")
+}
+
+#[test]
+fn version_names_the_package_version_and_commit() {
+    for args in [&["--version"][..], &["version"][..]] {
+        let out = run(args);
+        assert!(out.status.success(), "slipway {args:?}: {out:?}");
+        let line = String::from_utf8(out.stdout).unwrap();
+        let expected = format!("slipway {} (commit ", env!("CARGO_PKG_VERSION"));
+        assert!(line.starts_with(&expected), "{line}");
+        let commit = line
+            .trim_end()
+            .trim_start_matches(&expected)
+            .trim_end_matches(')');
+        // A 40-hex commit (optionally -dirty), or `unknown` only when built outside git.
+        let sha = commit.trim_end_matches("-dirty");
+        assert!(
+            sha == "unknown" || (sha.len() == 40 && sha.bytes().all(|b| b.is_ascii_hexdigit())),
+            "commit part {commit:?} in {line:?}"
+        );
+    }
+}
+
+#[test]
+fn unknown_subcommand_fails_with_usage() {
+    let out = run(&["no-such-command"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Usage"));
+}

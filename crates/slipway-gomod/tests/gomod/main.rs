@@ -1,0 +1,2 @@
+//! Integration tests of slipway-gomod against fixtures produced by the real Go toolchain.
+//! One submodule per library module.
