@@ -8,6 +8,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod cover;
+mod gomod;
+mod image;
+mod oci;
+mod tag;
+
 /// What a subcommand returns: an exit code, or an error to report.
 pub(crate) type CmdResult = Result<ExitCode, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -29,17 +35,38 @@ struct Cli {
 // Subcommands register here: one variant and one match arm per crate module.
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Print the version and the git commit this binary was built from.
-    Version,
+    /// Print the version and the git commit this binary was built from (`version next`: the next release).
+    Version(tag::VersionArgs),
+    /// Go coverage: per-function summaries and merging of `go test -coverprofile` profiles.
+    Cover(cover::Args),
+    /// Go modules: go.mod/go.work as `go mod edit -json`/`-fmt` read them (`parse`, `fmt`), build information
+    /// of Go executables (`buildinfo`) as `go version -m` prints it.
+    Gomod(gomod::Args),
+    /// Image tags and OCI annotations for this build, from git or the CI environment.
+    Tag(tag::Args),
+    /// Images of Go main packages built without Docker (`image build`).
+    #[command(subcommand)]
+    Image(image::ImageCommand),
+    /// Multi-platform image indexes in OCI layouts: create, append, remove.
+    #[command(subcommand)]
+    Index(oci::IndexCommand),
+    /// Copy an image (or with --all an index and all its platforms) between OCI layouts.
+    Copy(oci::CopyArgs),
+    /// Show an image or index: a summary, the raw manifest, or the config.
+    Inspect(oci::InspectArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: CmdResult = match cli.command {
-        Command::Version => {
-            println!("slipway {VERSION}");
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Version(args) => tag::version(args, VERSION),
+        Command::Cover(args) => cover::run(args),
+        Command::Gomod(args) => gomod::run(args),
+        Command::Tag(args) => tag::run(args),
+        Command::Image(cmd) => image::run(cmd),
+        Command::Index(cmd) => oci::index(cmd),
+        Command::Copy(args) => oci::copy(&args),
+        Command::Inspect(args) => oci::inspect(&args),
     };
     match result {
         Ok(code) => code,

@@ -2,6 +2,37 @@
 //!
 //! Modules (each owns its `Error`):
 //! - [`version`]: Go semver (`v1.2.3`, shorthands, `+incompatible`) and Go-version ordering for `go` lines.
+//! - [`modfile`]: go.mod and go.work: lossless syntax tree, typed view, edits, `go mod edit -fmt`/`-json`.
+//! - [`module`]: module paths (`check_path`, import and file paths), major-version suffixes, `!` case escaping.
+//! - [`pseudo`]: pseudo-versions: build the three forms, read base, time and revision.
+//! - [`dirhash`]: `h1:` hashes of module zips, directories and go.mod files.
+//! - [`sum`]: go.sum read, write (sorted as Go writes it) and verify.
+//! - [`buildinfo`]: the Go version, modules and build settings embedded in Go executables (ELF, PE, Mach-O).
+//!
+//! ```
+//! use slipway_gomod::{modfile, version};
+//!
+//! // A go.mod as `go mod edit -json` reads it, and versions ordered as Go orders them.
+//! let f = modfile::ModFile::parse("go.mod", "module example.com/m\n\ngo 1.22\n\nrequire golang.org/x/mod v0.20\n")?;
+//! assert_eq!(f.require[0].module.version, "v0.20.0");
+//! assert!(version::compare("v0.20.0", "v0.3.0").is_gt());
+//! assert!(version::compare_go("1.22", "1.22rc1").is_lt());
+//!
+//! // Module paths as the proxy and the module cache spell them, and the go.sum hash of a go.mod.
+//! assert_eq!(slipway_gomod::module::escape_path("github.com/Azure/go")?, "github.com/!azure/go");
+//! let sum_line = format!("example.com/m v1.0.0/go.mod {}", slipway_gomod::dirhash::hash_go_mod(b"module example.com/m\n"));
+//! assert!(slipway_gomod::sum::GoSum::parse("go.sum", sum_line.as_bytes()).is_ok());
+//! Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 // (further modules register here as they land)
 
 #![doc(html_root_url = "https://docs.rs/slipway-gomod")]
+
+pub mod modfile;
+pub mod version;
+
+pub mod buildinfo;
+pub mod dirhash;
+pub mod module;
+pub mod pseudo;
+pub mod sum;

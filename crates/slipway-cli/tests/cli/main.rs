@@ -2,12 +2,22 @@
 
 use std::process::{Command, Output};
 
+mod buildinfo;
+mod cover;
+mod gomod;
+mod image;
+mod oci;
+mod tag;
+
 /// The `slipway` binary under test.
 pub fn slipway() -> Command {
     Command::new(env!("CARGO_BIN_EXE_slipway"))
 }
 
 /// Runs `slipway` with `args`, returning its output whatever the exit status.
+///
+/// # Panics
+/// When the binary cannot be started.
 pub fn run(args: &[&str]) -> Output {
     slipway()
         .args(args)

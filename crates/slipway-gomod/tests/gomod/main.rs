@@ -1,2 +1,7 @@
 //! Integration tests of slipway-gomod against fixtures produced by the real Go toolchain.
 //! One submodule per library module.
+
+mod buildinfo;
+mod modfile;
+mod module;
+mod sum;

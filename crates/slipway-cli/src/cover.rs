@@ -1,0 +1,128 @@
+//! `slipway cover`: Go coverage profiles, over the `slipway-cover` crate.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use slipway_cover::{
+    Cobertura, Coverage, FuncReport, Lcov, ModuleResolver, ProfileMerger, ReportWriter,
+};
+
+use crate::CmdResult;
+
+/// Arguments of `slipway cover`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(subcommand)]
+    command: CoverCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum CoverCommand {
+    /// Print coverage per function, as `go tool cover -func=PROFILE` does (run in the module directory).
+    Func {
+        /// A text profile written by `go test -coverprofile`.
+        profile: PathBuf,
+        /// Write to this file instead of standard output.
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+    },
+    /// Merge text profiles into one (identical blocks: OR in set mode, sum otherwise).
+    Merge {
+        /// Profiles to merge (one file may itself hold several concatenated profiles).
+        #[arg(required = true)]
+        profiles: Vec<PathBuf>,
+        /// Where to write the merged profile (`-` for standard output).
+        #[arg(short = 'o', long = "output", required = true)]
+        output: PathBuf,
+    },
+    /// Convert a profile to another format (run in the module directory: functions and source paths are
+    /// read from the Go sources).
+    Convert {
+        /// The output format.
+        #[arg(long = "to", value_enum)]
+        to: Format,
+        /// A text profile written by `go test -coverprofile`.
+        profile: PathBuf,
+        /// Where to write the report (`-` for standard output).
+        #[arg(short = 'o', long = "output", required = true)]
+        output: PathBuf,
+    },
+}
+
+/// Formats `slipway cover convert` writes.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Format {
+    /// LCOV tracefile (`genhtml`, Coveralls, `SonarQube`).
+    Lcov,
+    /// Cobertura XML (Jenkins, GitLab, Azure DevOps).
+    Cobertura,
+}
+
+/// Runs `slipway cover …`.
+pub(crate) fn run(args: Args) -> CmdResult {
+    match args.command {
+        CoverCommand::Func { profile, output } => {
+            let mut merger = ProfileMerger::new();
+            merger.add_file(&profile)?;
+            let profile = merger.finish()?;
+            let resolver = ModuleResolver::discover(std::env::current_dir()?);
+            let report = FuncReport::new(&profile, &resolver)?;
+            write_output(output.as_deref(), report.to_go_text().as_bytes())?;
+        }
+        CoverCommand::Merge { profiles, output } => {
+            let mut merger = ProfileMerger::new();
+            for path in &profiles {
+                merger.add_file(path)?;
+            }
+            let profile = merger.finish()?;
+            write_output(Some(&output), profile.to_text().as_bytes())?;
+        }
+        CoverCommand::Convert {
+            to,
+            profile,
+            output,
+        } => {
+            let mut merger = ProfileMerger::new();
+            merger.add_file(&profile)?;
+            let profile = merger.finish()?;
+            let dir = std::env::current_dir()?;
+            let resolver = ModuleResolver::discover(&dir);
+            let names: Vec<String> = profile.files().iter().map(|f| f.name.clone()).collect();
+            let mut coverage = Coverage::new(profile, &resolver)?;
+            // Reports name sources by their path on disk, which is what report viewers open.
+            for name in names {
+                if let Some(path) = resolver.locate(&name) {
+                    coverage = coverage.with_source_path(name, path.display().to_string());
+                }
+            }
+            let mut bytes = Vec::new();
+            match to {
+                Format::Lcov => Lcov.write_report(&coverage, &mut bytes)?,
+                Format::Cobertura => Cobertura::default()
+                    .source(dir.display().to_string())
+                    .write_report(&coverage, &mut bytes)?,
+            }
+            write_output(Some(&output), &bytes)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `bytes` to `path`, or to standard output when there is no path or it is `-`.
+fn write_output(
+    path: Option<&Path>,
+    bytes: &[u8],
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    match path {
+        Some(path) if path != Path::new("-") => std::fs::write(path, bytes)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()).into()),
+        _ => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(bytes)?;
+            stdout.flush()?;
+            Ok(())
+        }
+    }
+}

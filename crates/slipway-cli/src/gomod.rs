@@ -1,0 +1,140 @@
+//! `slipway gomod`: Go modules, over the `slipway-gomod` crate. One variant of [`GomodCommand`] per
+//! sub-subcommand.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use slipway_gomod::buildinfo::BuildInfo;
+
+use crate::CmdResult;
+
+/// Arguments of `slipway gomod`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(subcommand)]
+    command: GomodCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum GomodCommand {
+    /// Print the Go version, modules and build settings embedded in a Go executable, exactly as
+    /// `go version -m FILE` prints them (`--json`: as `go version -m -json FILE`).
+    Buildinfo {
+        /// A Go executable (ELF, PE or Mach-O, any architecture).
+        file: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Parse a go.mod (or go.work: `go.work` / `*.work`) file as `go mod edit` does. With `--json`, print
+    /// what `go mod edit -json FILE` (`go work edit -json FILE`) prints; without, only check the file.
+    /// A rejected file exits 1 with Go's `file:line[:col]: message` lines on stderr.
+    Parse {
+        /// The go.mod or go.work file.
+        file: PathBuf,
+        /// Print the JSON document.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print exactly what `go mod edit -fmt FILE` (`go work edit -fmt` for go.work) would write.
+    Fmt {
+        /// The go.mod or go.work file.
+        file: PathBuf,
+    },
+}
+
+/// Runs `slipway gomod …`.
+pub(crate) fn run(args: Args) -> CmdResult {
+    match args.command {
+        GomodCommand::Buildinfo { file, json } => buildinfo(&file, json),
+        GomodCommand::Parse { file, json } => modfile(&file, |name, src| {
+            slipway_gomod::modfile::edit_json(name, src)
+                .map(|doc| if json { doc } else { String::new() })
+        }),
+        GomodCommand::Fmt { file } => modfile(&file, slipway_gomod::modfile::edit_fmt),
+    }
+}
+
+fn buildinfo(file: &std::path::Path, json: bool) -> CmdResult {
+    let info = BuildInfo::read_file(file)?;
+    let text = if json {
+        info.to_json()
+    } else {
+        // Go prints the file name as it was given.
+        info.to_go_version_m(&file.to_string_lossy())
+    };
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+// Reads a go.mod/go.work file and prints what `render` makes of it; a file Go would reject gets Go's error
+// lines (`file:line[:col]: message`, named as the user named the file) and exit status 1.
+fn modfile(
+    file: &std::path::Path,
+    render: impl Fn(&str, &str) -> slipway_gomod::modfile::Result<String>,
+) -> CmdResult {
+    let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    // go.mod files are UTF-8; stray invalid bytes read as U+FFFD rather than failing the whole file.
+    let src = String::from_utf8_lossy(&bytes);
+    let given = file.to_string_lossy();
+    // `go work edit` names the file in errors by cmd/go's ShortPath; `go mod edit` as it was given.
+    let name = if slipway_gomod::modfile::is_work_file_name(&given) {
+        short_path(file).unwrap_or_else(|| given.clone().into_owned())
+    } else {
+        given.clone().into_owned()
+    };
+    match render(&name, &src) {
+        Ok(text) => {
+            std::io::stdout().lock().write_all(text.as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(err) => {
+            eprintln!("{err}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+// cmd/go's `base.ShortPath`: an absolute path relative to the working directory when that is shorter
+// and names the same file. (`filepath.Rel` of a relative path against the absolute working directory
+// fails in Go, so relative paths stay as given.)
+fn short_path(path: &std::path::Path) -> Option<String> {
+    use std::path::Component;
+    if !path.is_absolute() {
+        return None;
+    }
+    let cwd = std::env::current_dir().ok()?;
+    let comps = |p: &std::path::Path| -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for c in p.components() {
+            match c {
+                Component::Normal(s) => out.push(s.to_string_lossy().into_owned()),
+                Component::ParentDir => {
+                    out.pop();
+                }
+                _ => {}
+            }
+        }
+        out
+    };
+    let (base, target) = (comps(&cwd), comps(path));
+    let common = base.iter().zip(&target).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".to_owned(); base.len() - common];
+    parts.extend(target[common..].iter().cloned());
+    let rel = if parts.is_empty() {
+        ".".to_owned()
+    } else {
+        parts.join("/")
+    };
+    let given = path.to_string_lossy();
+    let same = match (std::fs::canonicalize(&rel), std::fs::canonicalize(path)) {
+        (Ok(a), Ok(b)) => a == b,
+        (Err(a), Err(b)) => {
+            a.kind() == std::io::ErrorKind::NotFound && b.kind() == std::io::ErrorKind::NotFound
+        }
+        _ => false,
+    };
+    (rel.len() < given.len() && same).then_some(rel)
+}

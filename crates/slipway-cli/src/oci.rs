@@ -1,0 +1,473 @@
+//! `slipway index create|append|remove`, `slipway copy` and `slipway inspect`: thin layers over
+//! `slipway-oci`, for OCI image layout references (`oci:DIR[:TAG|@DIGEST]`).
+//!
+//! Registry references parse but are refused with a clear message: the registry store is not built yet,
+//! and a half-working push is worse than none.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::{Value, json};
+use slipway_oci::copy::{CopyOptions, copy as copy_image};
+use slipway_oci::index::{IndexBuilder, OnDuplicate, select_platform};
+use slipway_oci::manifest::{Descriptor, Flavor, ImageConfig, Manifest, RawManifest};
+use slipway_oci::platform::Platform;
+use slipway_oci::reference::{LayoutReference, ManifestRef, Reference, Tag};
+use slipway_oci::store::{BlobStoreExt, ManifestStore, ManifestStoreExt, OciLayout};
+
+use crate::CmdResult;
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// Index (manifest list) subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum IndexCommand {
+    /// Create an index from images and indexes (all of their platforms) and tag it at --to.
+    Create(CreateArgs),
+    /// Add images (or all platforms of indexes) to an existing index, rewriting its tag.
+    Append(AppendArgs),
+    /// Remove platforms or entries from an existing index, rewriting its tag.
+    Remove(RemoveArgs),
+}
+
+/// The index flavour on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum FormatArg {
+    /// application/vnd.oci.image.index.v1+json
+    Oci,
+    /// application/vnd.docker.distribution.manifest.list.v2+json
+    Docker,
+}
+
+/// Options shared by `create` and `append`.
+#[derive(Debug, Args)]
+pub(crate) struct EditArgs {
+    /// Annotation as `[index:|manifest-descriptor:|manifest-descriptor[PLATFORM]:]KEY=VALUE` (buildx
+    /// syntax; plain `KEY=VALUE` annotates the index). Repeatable.
+    #[arg(long = "annotation", value_name = "ANNOTATION")]
+    annotations: Vec<String>,
+    /// Replace an entry whose platform is already in the index instead of failing.
+    #[arg(long)]
+    replace: bool,
+}
+
+/// `slipway index create`.
+#[derive(Debug, Args)]
+pub(crate) struct CreateArgs {
+    /// Destination, `oci:DIR:TAG`.
+    #[arg(long, value_name = "REF")]
+    to: String,
+    /// Index flavour (default: from the entries' media types).
+    #[arg(long, value_enum)]
+    format: Option<FormatArg>,
+    /// Keep only these platforms (repeatable).
+    #[arg(long = "platform", value_name = "PLATFORM")]
+    platforms: Vec<String>,
+    #[command(flatten)]
+    edit: EditArgs,
+    /// Images or indexes to include, `oci:DIR[:TAG|@DIGEST]`.
+    #[arg(required = true, value_name = "SRC_REF")]
+    sources: Vec<String>,
+}
+
+/// `slipway index append`.
+#[derive(Debug, Args)]
+pub(crate) struct AppendArgs {
+    /// The index to edit, `oci:DIR:TAG`.
+    #[arg(value_name = "INDEX_REF")]
+    index: String,
+    #[command(flatten)]
+    edit: EditArgs,
+    /// Images or indexes to add, `oci:DIR[:TAG|@DIGEST]`.
+    #[arg(required = true, value_name = "SRC_REF")]
+    sources: Vec<String>,
+}
+
+/// `slipway index remove`.
+#[derive(Debug, Args)]
+pub(crate) struct RemoveArgs {
+    /// The index to edit, `oci:DIR:TAG`.
+    #[arg(value_name = "INDEX_REF")]
+    index: String,
+    /// Remove the images for this platform (and their attestations). Repeatable.
+    #[arg(
+        long = "platform",
+        value_name = "PLATFORM",
+        required_unless_present = "digests"
+    )]
+    platforms: Vec<String>,
+    /// Remove the entry with this digest. Repeatable.
+    #[arg(long = "digest", value_name = "DIGEST")]
+    digests: Vec<String>,
+}
+
+/// `slipway copy`.
+#[derive(Debug, Args)]
+pub(crate) struct CopyArgs {
+    /// Source, `oci:DIR[:TAG|@DIGEST]`.
+    #[arg(value_name = "SRC_REF")]
+    src: String,
+    /// Destination, `oci:DIR:TAG`.
+    #[arg(value_name = "DST_REF")]
+    dst: String,
+    /// Copy an index with all of its platforms (otherwise only the image for --platform or this host).
+    #[arg(long)]
+    all: bool,
+    /// The platform to pick from an index.
+    #[arg(long, value_name = "PLATFORM", conflicts_with = "all")]
+    platform: Option<String>,
+}
+
+/// `slipway inspect`.
+#[derive(Debug, Args)]
+pub(crate) struct InspectArgs {
+    /// What to inspect, `oci:DIR[:TAG|@DIGEST]`.
+    #[arg(value_name = "REF")]
+    reference: String,
+    /// Print the manifest (or, with --config, the config) exactly as stored.
+    #[arg(long)]
+    raw: bool,
+    /// Print the image config instead of the manifest.
+    #[arg(long)]
+    config: bool,
+    /// Pick this platform's image from an index.
+    #[arg(long, value_name = "PLATFORM")]
+    platform: Option<String>,
+}
+
+fn layout_ref(text: &str) -> Result<LayoutReference, Error> {
+    match Reference::parse(text)? {
+        Reference::Layout(l) => Ok(l),
+        Reference::Registry(r) => Err(format!(
+            "{text}: registry references ({r}) are not supported yet; use oci:DIR[:TAG|@DIGEST]"
+        )
+        .into()),
+    }
+}
+
+fn destination_tag(text: &str, r: &LayoutReference) -> Result<Tag, Error> {
+    match &r.target {
+        Some(ManifestRef::Tag(t)) => Ok(t.clone()),
+        _ => Err(format!("{text}: the destination needs a tag (oci:DIR:TAG)").into()),
+    }
+}
+
+/// Opens a source layout and names its manifest by digest.
+fn open_source(text: &str) -> Result<(OciLayout, Descriptor), Error> {
+    let r = layout_ref(text)?;
+    let layout = OciLayout::open(&r.path)?;
+    let desc = layout.resolve(r.target.as_ref())?;
+    Ok((layout, desc))
+}
+
+enum AnnotationTarget {
+    Index,
+    Descriptors(Option<Platform>),
+}
+
+fn parse_annotation(text: &str) -> Result<(AnnotationTarget, String, String), Error> {
+    let (target, pair) = if let Some(rest) = text.strip_prefix("index:") {
+        (AnnotationTarget::Index, rest)
+    } else if let Some(rest) = text.strip_prefix("manifest-descriptor:") {
+        (AnnotationTarget::Descriptors(None), rest)
+    } else if let Some(rest) = text.strip_prefix("manifest-descriptor[") {
+        let (platform, pair) = rest.split_once("]:").ok_or_else(|| {
+            format!("annotation {text:?}: expected manifest-descriptor[PLATFORM]:KEY=VALUE")
+        })?;
+        (
+            AnnotationTarget::Descriptors(Some(Platform::parse(platform)?)),
+            pair,
+        )
+    } else {
+        (AnnotationTarget::Index, text)
+    };
+    let (key, value) = pair
+        .split_once('=')
+        .ok_or_else(|| format!("annotation {text:?}: expected KEY=VALUE"))?;
+    if key.is_empty() {
+        return Err(format!("annotation {text:?}: the key is empty").into());
+    }
+    Ok((target, key.to_owned(), value.to_owned()))
+}
+
+/// Adds each source's blobs to `dest` and its platforms to `builder`.
+fn add_sources(
+    dest: &OciLayout,
+    builder: &mut IndexBuilder,
+    sources: &[String],
+) -> Result<(), Error> {
+    for src in sources {
+        let (src_layout, entry) = open_source(src)?;
+        copy_image(
+            &src_layout,
+            &ManifestRef::Digest(entry.digest.clone()),
+            dest,
+            None,
+            &CopyOptions::default().all(true),
+        )
+        .map_err(|e| format!("{src}: {}", chain(&e)))?;
+        builder
+            .add_image(dest, entry)
+            .map_err(|e| format!("{src}: {}", chain(&e)))?;
+    }
+    Ok(())
+}
+
+/// An error and its sources, `: `-joined. The library's messages leave causes to `source()` (they do
+/// not repeat them), so the command line spells the whole chain out.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    text
+}
+
+fn with_chain(result: CmdResult) -> CmdResult {
+    result.map_err(|e| chain(e.as_ref()).into())
+}
+
+fn apply_annotations(builder: &mut IndexBuilder, annotations: &[String]) -> Result<(), Error> {
+    for text in annotations {
+        match parse_annotation(text)? {
+            (AnnotationTarget::Index, k, v) => builder.set_annotation(k, v),
+            (AnnotationTarget::Descriptors(platform), k, v) => {
+                let platforms: Vec<Platform> = match platform {
+                    Some(p) => vec![p],
+                    None => builder
+                        .entries()
+                        .iter()
+                        .filter(|d| !d.is_attestation())
+                        .filter_map(|d| d.platform.clone())
+                        .collect(),
+                };
+                let mut changed = 0;
+                for p in &platforms {
+                    changed += builder.annotate_platform(p, k.clone(), v.clone());
+                }
+                if changed == 0 {
+                    return Err(format!("annotation {text:?}: no entry matches").into());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn finish_index(layout: &OciLayout, builder: &IndexBuilder, tag: &Tag) -> CmdResult {
+    let raw = builder.build()?;
+    layout.put_manifest(&raw, Some(tag))?;
+    println!("{}", raw.digest());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs an index subcommand.
+pub(crate) fn index(cmd: IndexCommand) -> CmdResult {
+    with_chain(run_index(cmd))
+}
+
+fn run_index(cmd: IndexCommand) -> CmdResult {
+    match cmd {
+        IndexCommand::Create(args) => {
+            let to = layout_ref(&args.to)?;
+            let tag = destination_tag(&args.to, &to)?;
+            let dest = OciLayout::create(&to.path)?;
+            let mut builder = IndexBuilder::new();
+            if args.edit.replace {
+                builder = builder.on_duplicate(OnDuplicate::Replace);
+            }
+            match args.format {
+                Some(FormatArg::Oci) => builder = builder.flavor(Flavor::Oci),
+                Some(FormatArg::Docker) => builder = builder.flavor(Flavor::Docker),
+                None => {}
+            }
+            add_sources(&dest, &mut builder, &args.sources)?;
+            if !args.platforms.is_empty() {
+                let wanted = args
+                    .platforms
+                    .iter()
+                    .map(|p| Platform::parse(p))
+                    .collect::<Result<Vec<_>, _>>()?;
+                builder.retain_platforms(&wanted);
+            }
+            apply_annotations(&mut builder, &args.edit.annotations)?;
+            finish_index(&dest, &builder, &tag)
+        }
+        IndexCommand::Append(args) => {
+            let (layout, mut builder, tag) = open_index(&args.index)?;
+            if args.edit.replace {
+                builder = builder.on_duplicate(OnDuplicate::Replace);
+            }
+            add_sources(&layout, &mut builder, &args.sources)?;
+            apply_annotations(&mut builder, &args.edit.annotations)?;
+            finish_index(&layout, &builder, &tag)
+        }
+        IndexCommand::Remove(args) => {
+            let (layout, mut builder, tag) = open_index(&args.index)?;
+            let mut removed = 0;
+            for p in &args.platforms {
+                let platform = Platform::parse(p)?;
+                let n = builder.remove_platform(&platform);
+                if n == 0 {
+                    return Err(format!("{}: no image for platform {platform}", args.index).into());
+                }
+                removed += n;
+            }
+            for d in &args.digests {
+                let digest = slipway_oci::Digest::parse(d)?;
+                if !builder.remove_digest(&digest) {
+                    return Err(format!("{}: no entry {digest}", args.index).into());
+                }
+                removed += 1;
+            }
+            eprintln!(
+                "removed {removed} entr{}",
+                if removed == 1 { "y" } else { "ies" }
+            );
+            finish_index(&layout, &builder, &tag)
+        }
+    }
+}
+
+fn open_index(text: &str) -> Result<(OciLayout, IndexBuilder, Tag), Error> {
+    let r = layout_ref(text)?;
+    let tag = destination_tag(text, &r)?;
+    let layout = OciLayout::open(&r.path)?;
+    let (_, decoded) = layout.get_decoded(&ManifestRef::Tag(tag.clone()))?;
+    match decoded {
+        Manifest::Index(index) => Ok((layout, IndexBuilder::from_index(index), tag)),
+        Manifest::Image(_) => Err(format!("{text} is an image, not an index").into()),
+    }
+}
+
+/// `slipway copy`.
+pub(crate) fn copy(args: &CopyArgs) -> CmdResult {
+    with_chain(run_copy(args))
+}
+
+fn run_copy(args: &CopyArgs) -> CmdResult {
+    let (src, desc) = open_source(&args.src)?;
+    let dst_ref = layout_ref(&args.dst)?;
+    let tag = destination_tag(&args.dst, &dst_ref)?;
+    let dst = OciLayout::create(&dst_ref.path)?;
+    let mut options = CopyOptions::default().all(args.all);
+    if let Some(p) = &args.platform {
+        options = options.platform(Platform::parse(p)?);
+    }
+    let report = copy_image(
+        &src,
+        &ManifestRef::Digest(desc.digest),
+        &dst,
+        Some(&tag),
+        &options,
+    )
+    .map_err(|e| chain(&e))?;
+    eprintln!(
+        "copied {} blobs ({} bytes); {} already present",
+        report.blobs_copied, report.bytes_copied, report.blobs_skipped
+    );
+    println!("{}", report.manifest.digest);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `slipway inspect`.
+pub(crate) fn inspect(args: &InspectArgs) -> CmdResult {
+    with_chain(run_inspect(args))
+}
+
+fn run_inspect(args: &InspectArgs) -> CmdResult {
+    let (layout, desc) = open_source(&args.reference)?;
+    let (mut raw, mut decoded) = layout.get_decoded(&ManifestRef::Digest(desc.digest.clone()))?;
+    let wanted = match &args.platform {
+        Some(p) => Some(Platform::parse(p)?),
+        // The config belongs to one image: pick this host's, as skopeo does.
+        None if args.config => Some(Platform::host()),
+        None => None,
+    };
+    if let (Some(platform), Manifest::Index(index)) = (&wanted, &decoded) {
+        let entry = select_platform(index, platform)
+            .ok_or_else(|| format!("{}: no image for platform {platform}", args.reference))?;
+        (raw, decoded) = layout.get_decoded(&ManifestRef::Digest(entry.digest.clone()))?;
+    }
+    let mut out = std::io::stdout().lock();
+    if args.config {
+        let Manifest::Image(m) = &decoded else {
+            return Err(format!("{}: an index has no config", args.reference).into());
+        };
+        let bytes = layout.read_blob(&m.config.digest)?;
+        if args.raw {
+            out.write_all(&bytes)?;
+        } else {
+            let value: Value = serde_json::from_slice(&bytes)?;
+            writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.raw {
+        out.write_all(raw.bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let summary = summarize(&args.reference, &layout, &raw, &decoded)?;
+    writeln!(out, "{}", serde_json::to_string_pretty(&summary)?)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn summarize(
+    reference: &str,
+    layout: &OciLayout,
+    raw: &RawManifest,
+    decoded: &Manifest,
+) -> Result<Value, Error> {
+    let tags: Vec<String> = layout.tags()?.iter().map(ToString::to_string).collect();
+    Ok(match decoded {
+        Manifest::Index(index) => {
+            let manifests: Vec<Value> = index
+                .manifests
+                .iter()
+                .map(|d| {
+                    json!({
+                        "Digest": d.digest.as_str(),
+                        "MediaType": d.media_type,
+                        "Size": d.size,
+                        "Platform": d.platform.as_ref().map(ToString::to_string),
+                        "Attestation": d.is_attestation(),
+                        "Annotations": d.annotations,
+                    })
+                })
+                .collect();
+            json!({
+                "Name": reference,
+                "Digest": raw.digest().as_str(),
+                "MediaType": raw.media_type(),
+                "Tags": tags,
+                "Annotations": index.annotations,
+                "Manifests": manifests,
+            })
+        }
+        Manifest::Image(m) => {
+            let config = ImageConfig::from_slice(&layout.read_blob(&m.config.digest)?)?;
+            let runtime = config.config.clone().unwrap_or_default();
+            json!({
+                "Name": reference,
+                "Digest": raw.digest().as_str(),
+                "MediaType": raw.media_type(),
+                "Tags": tags,
+                "Created": config.created,
+                "Platform": config.platform().to_string(),
+                "Architecture": config.architecture,
+                "Os": config.os,
+                "Variant": config.variant,
+                "User": runtime.user,
+                "Entrypoint": runtime.entrypoint,
+                "Cmd": runtime.cmd,
+                "Env": runtime.env,
+                "Annotations": m.annotations,
+                "Layers": m.layers.iter().map(|l| l.digest.as_str()).collect::<Vec<_>>(),
+            })
+        }
+    })
+}

@@ -1,0 +1,54 @@
+//! `slipway gomod buildinfo FILE [--json]` prints what `go version -m [-json] FILE` prints.
+
+use slipway_testkit::{go, run_ok, testdata};
+
+use crate::run;
+
+#[test]
+fn buildinfo_prints_what_go_version_m_prints() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = tmp.path().join("hello");
+    run_ok(
+        go().current_dir(testdata("hello"))
+            .env("CGO_ENABLED", "0")
+            .args(["build", "-ldflags", "-X main.version=9.9.9", "-o"])
+            .arg(&bin)
+            .arg("./cmd/hello"),
+    );
+    let name = bin.to_str().unwrap();
+    for json in [false, true] {
+        let mut args = vec!["version", "-m"];
+        if json {
+            args.push("-json");
+        }
+        args.push(name);
+        let want = run_ok(go().args(&args)).stdout;
+        let mut ours = vec!["gomod", "buildinfo", name];
+        if json {
+            ours.push("--json");
+        }
+        let out = run(&ours);
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(want).unwrap(),
+            "json: {json}"
+        );
+    }
+}
+
+#[test]
+fn buildinfo_of_a_non_go_file_fails_with_gos_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("script.sh");
+    std::fs::write(&file, "#!/bin/sh\necho not a Go program\n").unwrap();
+    let out = run(&["gomod", "buildinfo", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!(
+            "slipway: could not read Go build info from {}: unrecognized file format\n",
+            file.display()
+        )
+    );
+}

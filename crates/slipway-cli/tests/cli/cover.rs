@@ -1,0 +1,248 @@
+//! `slipway cover`: compared with `go tool cover` and `go tool covdata` output.
+
+use std::path::PathBuf;
+
+use slipway_testkit::{go, run_ok, testdata, workspace_root};
+
+use crate::slipway;
+
+fn cover_fixture(name: &str) -> PathBuf {
+    workspace_root()
+        .join("crates/slipway-cover/tests/fixtures/out")
+        .join(name)
+}
+
+fn fixture_module() -> PathBuf {
+    workspace_root().join("crates/slipway-cover/tests/fixtures/src")
+}
+
+#[test]
+fn func_prints_what_go_tool_cover_printed_for_the_fixtures() {
+    for name in [
+        "set",
+        "count",
+        "atomic",
+        "coverpkg-set",
+        "coverpkg-count",
+        "coverpkg-atomic",
+    ] {
+        let out = run_ok(
+            slipway()
+                .current_dir(fixture_module())
+                .args(["cover", "func"])
+                .arg(cover_fixture(&format!("{name}.out"))),
+        );
+        let want = std::fs::read_to_string(cover_fixture(&format!("{name}.func"))).unwrap();
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), want, "{name}");
+    }
+}
+
+/// A fresh profile of testdata/hello, made now by `go test`, against `go tool cover -func` run now.
+#[test]
+fn func_matches_go_tool_cover_on_hello() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("hello.out");
+    let hello = testdata("hello");
+    run_ok(
+        go().current_dir(&hello)
+            .args(["test", "-count=1", "-coverprofile"])
+            .arg(&profile)
+            .arg("./..."),
+    );
+    let want = run_ok(
+        go().current_dir(&hello)
+            .args(["tool", "cover"])
+            .arg(format!("-func={}", profile.display())),
+    );
+    let got = run_ok(
+        slipway()
+            .current_dir(&hello)
+            .args(["cover", "func"])
+            .arg(&profile),
+    );
+    let want = String::from_utf8(want.stdout).unwrap();
+    assert!(want.lines().count() > 3, "{want}");
+    assert_eq!(String::from_utf8(got.stdout).unwrap(), want);
+}
+
+#[test]
+fn func_writes_to_a_file_with_o() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("func.txt");
+    run_ok(
+        slipway()
+            .current_dir(fixture_module())
+            .args(["cover", "func"])
+            .arg(cover_fixture("set.out"))
+            .arg("-o")
+            .arg(&target),
+    );
+    assert_eq!(
+        std::fs::read_to_string(target).unwrap(),
+        std::fs::read_to_string(cover_fixture("set.func")).unwrap()
+    );
+}
+
+#[test]
+fn merge_writes_what_go_tool_covdata_merges_to() {
+    let dir = tempfile::tempdir().unwrap();
+    for mode in ["set", "count", "atomic"] {
+        let target = dir.path().join(format!("{mode}.out"));
+        run_ok(
+            slipway()
+                .args(["cover", "merge"])
+                .arg(cover_fixture(&format!("shapes-{mode}.out")))
+                .arg(cover_fixture(&format!("user-{mode}.out")))
+                .arg("-o")
+                .arg(&target),
+        );
+        assert_eq!(
+            std::fs::read_to_string(&target).unwrap(),
+            std::fs::read_to_string(cover_fixture(&format!("covdata-{mode}.out"))).unwrap(),
+            "{mode}"
+        );
+    }
+}
+
+#[test]
+fn merge_of_different_modes_fails_naming_both() {
+    let out = slipway()
+        .args(["cover", "merge"])
+        .arg(cover_fixture("set.out"))
+        .arg(cover_fixture("count.out"))
+        .args(["-o", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.starts_with("slipway: "), "{err}");
+    assert!(
+        err.contains("count.out:1: mode count does not match mode set set at"),
+        "{err}"
+    );
+}
+
+#[test]
+fn func_names_an_unresolvable_file_and_where_it_looked() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("p.out");
+    std::fs::write(
+        &profile,
+        "mode: set\nexample.org/nowhere/x.go:1.1,2.2 1 1\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("go.mod"), "module example.org/elsewhere\n").unwrap();
+    let empty_goroot = dir.path().join("goroot");
+    let out = slipway()
+        .current_dir(dir.path())
+        .env("GOROOT", &empty_goroot)
+        .env_remove("GOWORK")
+        .args(["cover", "func"])
+        .arg(&profile)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("cannot find Go source for example.org/nowhere/x.go"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            &empty_goroot
+                .join("src/example.org/nowhere/x.go")
+                .display()
+                .to_string()
+        ),
+        "{err}"
+    );
+}
+
+/// The LCOV export of a real profile is accepted by Debian's `genhtml`, which agrees with our totals.
+#[test]
+fn convert_to_lcov_is_accepted_by_genhtml() {
+    let genhtml = slipway_testkit::require_tool("genhtml");
+    let dir = tempfile::tempdir().unwrap();
+    let info = dir.path().join("cover.info");
+    run_ok(
+        slipway()
+            .current_dir(fixture_module())
+            .args(["cover", "convert", "--to", "lcov"])
+            .arg(cover_fixture("count.out"))
+            .arg("-o")
+            .arg(&info),
+    );
+    let lcov = std::fs::read_to_string(&info).unwrap();
+    let sum = |key: &str| -> u64 {
+        lcov.lines()
+            .filter_map(|l| l.strip_prefix(key))
+            .map(|v| v.parse::<u64>().unwrap())
+            .sum()
+    };
+    let (found, hit, funcs, funcs_hit) = (sum("LF:"), sum("LH:"), sum("FNF:"), sum("FNH:"));
+    // Every file of the profile (empty.go has no blocks, so it is not one), with sources given by absolute path so genhtml can open them.
+    assert_eq!(lcov.matches("end_of_record").count(), 8);
+    assert!(
+        lcov.contains(&format!(
+            "SF:{}",
+            fixture_module().join("shapes/with:colon.go").display()
+        )),
+        "{lcov}"
+    );
+    assert_eq!(funcs, 31);
+    let html = dir.path().join("html");
+    let out = run_ok(
+        std::process::Command::new(genhtml)
+            .arg(&info)
+            .arg("--output-directory")
+            .arg(&html),
+    );
+    assert!(html.join("index.html").is_file());
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        report.contains(&format!("({hit} of {found} lines)")),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!("({funcs_hit} of {funcs} functions)")),
+        "{report}"
+    );
+}
+
+#[test]
+fn convert_to_cobertura_totals_match_lcov() {
+    let convert = |to: &str| {
+        let out = run_ok(
+            slipway()
+                .current_dir(fixture_module())
+                .args(["cover", "convert", "--to", to])
+                .arg(cover_fixture("set.out"))
+                .args(["-o", "-"]),
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let lcov = convert("lcov");
+    let xml = convert("cobertura");
+    let sum = |key: &str| -> u64 {
+        lcov.lines()
+            .filter_map(|l| l.strip_prefix(key))
+            .map(|v| v.parse::<u64>().unwrap())
+            .sum()
+    };
+    assert!(
+        xml.starts_with("<?xml version=\"1.0\" ?>\n<!DOCTYPE coverage"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(&format!(
+            "lines-covered=\"{}\" lines-valid=\"{}\"",
+            sum("LH:"),
+            sum("LF:")
+        )),
+        "{xml}"
+    );
+    assert_eq!(xml.matches("<package ").count(), 3);
+    assert_eq!(xml.matches("<class ").count(), 8);
+    assert_eq!(xml.matches("<method ").count(), 31);
+    assert!(xml.contains("<method name=\"(*Rect).Scale\""), "{xml}");
+}

@@ -1,0 +1,146 @@
+//! `slipway gomod parse` and `slipway gomod fmt` against the outputs of the real `go mod edit` /
+//! `go work edit` recorded in slipway-gomod's fixtures, and against `go` run live on a fresh file.
+
+use std::path::PathBuf;
+
+use super::{run, slipway};
+
+fn fixtures() -> PathBuf {
+    slipway_testkit::workspace_root().join("crates/slipway-gomod/tests/fixtures/modfile")
+}
+
+#[test]
+fn parse_json_and_fmt_match_recorded_go_output() {
+    let dir = fixtures();
+    let mut checked = 0;
+    for name in [
+        "everything.mod",
+        "quoting.mod",
+        "retract-block.mod",
+        "full.work",
+        "crlf.mod",
+    ] {
+        let want_json = std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap();
+        let want_fmt = std::fs::read_to_string(dir.join(format!("{name}.fmt"))).unwrap();
+        let out = slipway()
+            .current_dir(&dir)
+            .args(["gomod", "parse", "--json", name])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name}: {out:?}");
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), want_json, "{name}");
+        let out = slipway()
+            .current_dir(&dir)
+            .args(["gomod", "fmt", name])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name}: {out:?}");
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), want_fmt, "{name}");
+        checked += 1;
+    }
+    assert_eq!(checked, 5);
+}
+
+#[test]
+fn rejected_file_exits_non_zero_with_go_positions() {
+    let dir = fixtures();
+    for name in ["err-many.mod", "err-nbsp.mod", "err-mod-in-work.work"] {
+        let go_err = std::fs::read_to_string(dir.join(format!("{name}.err"))).unwrap();
+        // Go's own header lines (`go: errors parsing …:`) are not part of the messages.
+        let want: Vec<&str> = go_err.lines().filter(|l| l.starts_with(name)).collect();
+        let out = slipway()
+            .current_dir(&dir)
+            .args(["gomod", "parse", "--json", name])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        assert!(out.stdout.is_empty());
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.lines().collect::<Vec<_>>(), want, "{name}");
+        let out = slipway()
+            .current_dir(&dir)
+            .args(["gomod", "fmt", name])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{name}");
+    }
+}
+
+#[test]
+fn parse_without_json_only_checks() {
+    let dir = fixtures();
+    let ok = slipway()
+        .current_dir(&dir)
+        .args(["gomod", "parse", "basic.mod"])
+        .output()
+        .unwrap();
+    assert!(ok.status.success() && ok.stdout.is_empty(), "{ok:?}");
+    let missing = run(&["gomod", "parse", "/nonexistent/go.mod"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/go.mod"));
+}
+
+#[test]
+fn fmt_matches_live_go_mod_edit() {
+    // A file not in the corpus, formatted by the real go command now.
+    let src = "module  example.com/live\n\n\ngo 1.22\nrequire (\n  b.example.com/x v1.2 // indirect\n\n\n\t\"a.example.com/y\"   v0.1.0\n)\nexclude a.example.com/y v0.0.1\nexclude a.example.com/y v0.0.1\nreplace a.example.com/y => ./y\n";
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("go.mod");
+    std::fs::write(&path, src).unwrap();
+    let ours = slipway()
+        .current_dir(tmp.path())
+        .args(["gomod", "fmt", "go.mod"])
+        .output()
+        .unwrap();
+    assert!(ours.status.success(), "{ours:?}");
+    let json = slipway()
+        .current_dir(tmp.path())
+        .args(["gomod", "parse", "--json", "go.mod"])
+        .output()
+        .unwrap();
+    let go_json = slipway_testkit::run_ok(
+        slipway_testkit::go()
+            .current_dir(tmp.path())
+            .args(["mod", "edit", "-json", "go.mod"]),
+    );
+    assert_eq!(json.stdout, go_json.stdout);
+    slipway_testkit::run_ok(
+        slipway_testkit::go()
+            .current_dir(tmp.path())
+            .args(["mod", "edit", "-fmt", "go.mod"]),
+    );
+    assert_eq!(
+        String::from_utf8(ours.stdout).unwrap(),
+        std::fs::read_to_string(&path).unwrap()
+    );
+}
+
+#[test]
+fn error_file_names_follow_go() {
+    // `go mod edit` names the file as given; `go work edit` by its path relative to the working directory.
+    let tmp = tempfile::tempdir().unwrap();
+    let sub = tmp.path().join("ws");
+    std::fs::create_dir(&sub).unwrap();
+    for name in ["go.mod", "go.work"] {
+        std::fs::write(sub.join(name), "bogus directive\n").unwrap();
+        let path = sub.join(name);
+        let arg = path.to_str().unwrap();
+        let tool = if name == "go.mod" { "mod" } else { "work" };
+        let go = slipway_testkit::go()
+            .current_dir(tmp.path())
+            .args([tool, "edit", "-json", arg])
+            .output()
+            .unwrap();
+        assert!(!go.status.success());
+        let go_err = String::from_utf8(go.stderr).unwrap();
+        let ours = slipway()
+            .current_dir(tmp.path())
+            .args(["gomod", "parse", "--json", arg])
+            .output()
+            .unwrap();
+        assert_eq!(ours.status.code(), Some(1));
+        let ours = String::from_utf8(ours.stderr).unwrap();
+        let last = |s: &str| s.lines().last().unwrap_or("").to_owned();
+        assert_eq!(last(&ours), last(&go_err), "{name}");
+    }
+}

@@ -1,0 +1,273 @@
+//! `slipway image build` on the sample service: multi-arch, reproducible, valid, and the binary runs.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use slipway_testkit::{require_tool, testdata};
+
+use crate::slipway;
+
+/// `slipway` with the Go toolchain from `.tools/bin` on PATH, offline.
+fn slipway_with_go() -> Command {
+    let go = require_tool("go");
+    let go_bin = go.parent().expect("go lives in a directory");
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs = vec![go_bin.to_path_buf()];
+    dirs.extend(std::env::split_paths(&path));
+    let mut cmd = slipway();
+    cmd.env("PATH", std::env::join_paths(dirs).unwrap())
+        .env("GOTOOLCHAIN", "local")
+        .env("GOPROXY", "off")
+        .env("GOFLAGS", "-mod=mod")
+        .env("SOURCE_DATE_EPOCH", "1700000000");
+    cmd
+}
+
+fn build(dest: &Path, platforms: &str) -> String {
+    let out = slipway_with_go()
+        .arg("image")
+        .arg("build")
+        .arg("-C")
+        .arg(testdata("hello"))
+        .arg("./cmd/hello")
+        .args(["--platform", platforms, "-X", "main.version=v9.8.7"])
+        .args(["--annotation", "org.opencontainers.image.version=v9.8.7"])
+        .arg("--to")
+        .arg(format!("oci:{}:v9.8.7", dest.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "image build failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8(out.stdout).unwrap();
+    let (_, digest) = line.trim().rsplit_once('@').expect("REF@DIGEST printed");
+    digest.to_owned()
+}
+
+fn slipway_json(args: &[&str]) -> serde_json::Value {
+    let out = slipway().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Validates one tag of a layout that holds only that tag (oci-image-tool rc1 trips over several tags).
+fn validate(dir: &Path, tag: &str) {
+    let out = Command::new(require_tool("oci-image-tool"))
+        .args(["validate", "--type", "image", "--ref"])
+        .arg(format!("name={tag}"))
+        .arg(dir)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && text.contains("Validation succeeded"),
+        "{}: {text}",
+        dir.display()
+    );
+}
+
+/// The file `name` from a gzip layer tarball.
+fn file_from_layer(layer: &[u8], name: &str) -> Vec<u8> {
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(layer));
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        if entry.path().unwrap().to_str() == Some(name) {
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes).unwrap();
+            return bytes;
+        }
+    }
+    panic!("{name} is not in the layer");
+}
+
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
+}
+
+#[test]
+fn builds_reproducible_valid_multi_arch_images_whose_binary_serves_healthz() {
+    let first = tempfile::tempdir().unwrap();
+    let second = tempfile::tempdir().unwrap();
+    let digest = build(first.path(), "linux/amd64,linux/arm64");
+    assert_eq!(
+        build(second.path(), "linux/amd64,linux/arm64"),
+        digest,
+        "two builds, two digests"
+    );
+    validate(first.path(), "v9.8.7");
+
+    let layout = first.path().display().to_string();
+    let index = slipway_json(&["inspect", &format!("oci:{layout}:v9.8.7"), "--raw"]);
+    assert_eq!(
+        index["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    let platforms: Vec<_> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            format!(
+                "{}/{}",
+                m["platform"]["os"].as_str().unwrap(),
+                m["platform"]["architecture"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64"]);
+    assert_eq!(
+        index["annotations"]["org.opencontainers.image.created"],
+        "2023-11-14T22:13:20Z"
+    );
+
+    for (entry, platform) in index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(&platforms)
+    {
+        // Each platform image, alone in a layout, passes oci-image-tool too.
+        let alone = tempfile::tempdir().unwrap();
+        let digest = entry["digest"].as_str().unwrap();
+        let out = slipway()
+            .args(["copy", &format!("oci:{layout}@{digest}")])
+            .arg(format!("oci:{}:only", alone.path().display()))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        validate(alone.path(), "only");
+
+        let config = slipway_json(&[
+            "inspect",
+            &format!("oci:{layout}:v9.8.7"),
+            "--platform",
+            platform,
+            "--config",
+        ]);
+        assert_eq!(config["config"]["Entrypoint"][0], "/ko-app/hello");
+        assert_eq!(config["config"]["User"], "65532:65532");
+    }
+
+    // The amd64 binary taken back out of the image runs and answers /healthz and /version.
+    let manifest = slipway_json(&[
+        "inspect",
+        &format!("oci:{layout}:v9.8.7"),
+        "--platform",
+        "linux/amd64",
+        "--raw",
+    ]);
+    assert_eq!(
+        manifest["annotations"]["org.opencontainers.image.version"],
+        "v9.8.7"
+    );
+    let layers = manifest["layers"].as_array().unwrap();
+    let app_layer = layers.last().unwrap()["digest"].as_str().unwrap();
+    let blob = std::fs::read(
+        first
+            .path()
+            .join("blobs/sha256")
+            .join(app_layer.trim_start_matches("sha256:")),
+    )
+    .unwrap();
+    let binary = file_from_layer(&blob, "ko-app/hello");
+    let run_dir = tempfile::tempdir().unwrap();
+    let exe = run_dir.path().join("hello");
+    std::fs::write(&exe, binary).unwrap();
+    std::fs::set_permissions(&exe, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new(&exe)
+        .env("PORT", port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let health = loop {
+        if let Some(response) = http_get(port, "/healthz") {
+            break response;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the extracted binary never answered on port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let version = http_get(port, "/version").unwrap_or_default();
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    assert!(health.ends_with("\r\n\r\nok"), "{health}");
+    assert!(version.ends_with("\r\n\r\nv9.8.7"), "{version}");
+}
+
+#[test]
+fn a_single_platform_gives_an_image_and_bad_input_names_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path(), "linux/arm/v7");
+    let manifest = slipway_json(&[
+        "inspect",
+        &format!("oci:{}:v9.8.7", dir.path().display()),
+        "--raw",
+    ]);
+    assert_eq!(
+        manifest["mediaType"],
+        "application/vnd.oci.image.manifest.v1+json"
+    );
+
+    let out = slipway_with_go()
+        .args(["image", "build", "./cmd/nope", "--platform", "linux/amd64"])
+        .arg("-C")
+        .arg(testdata("hello"))
+        .arg("--to")
+        .arg(format!("oci:{}:x", dir.path().display()))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("go build ./cmd/nope for linux/amd64 failed"),
+        "{err}"
+    );
+
+    let out = slipway_with_go()
+        .args([
+            "image",
+            "build",
+            "./cmd/hello",
+            "--platform",
+            "windows/amd64",
+            "--to",
+        ])
+        .arg(format!("oci:{}:x", dir.path().display()))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("windows/amd64: only linux images"));
+}

@@ -1,0 +1,281 @@
+//! Copying images between stores, as `skopeo copy` does: one platform's image by default, or an index
+//! with everything it names (`all`).
+//!
+//! Order is what keeps the destination sound: blobs first (each verified by the destination against its
+//! digest), then child manifests, then the top manifest with its tag. An interrupted copy leaves at most
+//! unreferenced blobs, never a tag that points at missing content.
+
+use crate::digest::Digest;
+use crate::index::select_platform;
+use crate::manifest::{Descriptor, Manifest, RawManifest};
+use crate::platform::Platform;
+use crate::reference::{ManifestRef, Tag};
+use crate::store::{self, BlobStore, ManifestStore, ManifestStoreExt};
+
+/// Why a copy failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Reading the source failed.
+    #[error("reading the source")]
+    Source {
+        /// The store error.
+        source: store::Error,
+    },
+    /// Writing the destination failed.
+    #[error("writing the destination")]
+    Destination {
+        /// The store error.
+        source: store::Error,
+    },
+    /// The source index has no image for the platform asked for.
+    #[error("the index has no image for {platform} (it has: {available})")]
+    NoMatchingPlatform {
+        /// The platform asked for.
+        platform: String,
+        /// The platforms the index has, comma separated.
+        available: String,
+    },
+}
+
+/// `Result` with this module's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// How to copy.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct CopyOptions {
+    /// Copy an index with all it names, instead of one platform's image.
+    pub all: bool,
+    /// The platform to pick from an index when not copying all (default: the host's).
+    pub platform: Option<Platform>,
+}
+
+impl CopyOptions {
+    /// Copy everything an index names.
+    #[must_use]
+    pub fn all(mut self, all: bool) -> Self {
+        self.all = all;
+        self
+    }
+
+    /// The platform to pick from an index.
+    #[must_use]
+    pub fn platform(mut self, platform: Platform) -> Self {
+        self.platform = Some(platform);
+        self
+    }
+}
+
+/// What a copy did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyReport {
+    /// The manifest written at the top (an index with `all`, else an image).
+    pub manifest: Descriptor,
+    /// Blobs transferred (manifests included).
+    pub blobs_copied: usize,
+    /// Blobs the destination already held.
+    pub blobs_skipped: usize,
+    /// Bytes transferred.
+    pub bytes_copied: u64,
+}
+
+struct Copier<'a, S: ?Sized, D: ?Sized> {
+    src: &'a S,
+    dst: &'a D,
+    copied: usize,
+    skipped: usize,
+    bytes: u64,
+}
+
+fn src_err<E: std::error::Error + Send + Sync + 'static>(e: E) -> Error {
+    Error::Source {
+        source: store::Error::from_backend(e),
+    }
+}
+
+fn dst_err<E: std::error::Error + Send + Sync + 'static>(e: E) -> Error {
+    Error::Destination {
+        source: store::Error::from_backend(e),
+    }
+}
+
+impl<S, D> Copier<'_, S, D>
+where
+    S: BlobStore + ManifestStore + ?Sized,
+    D: BlobStore + ManifestStore + ?Sized,
+{
+    fn blob(&mut self, desc: &Descriptor) -> Result<()> {
+        if self.dst.blob_size(&desc.digest).map_err(dst_err)? == Some(desc.size) {
+            self.skipped += 1;
+            return Ok(());
+        }
+        let Some(mut reader) = self.src.open_blob(&desc.digest).map_err(src_err)? else {
+            if !desc.urls.is_empty() {
+                // A foreign layer stays where its urls say.
+                return Ok(());
+            }
+            return Err(Error::Source {
+                source: store::Error::NotFound {
+                    what: "blob",
+                    name: desc.digest.to_string(),
+                    store: "the source".to_owned(),
+                },
+            });
+        };
+        let n = self
+            .dst
+            .put_blob(&desc.digest, Some(desc.size), &mut reader)
+            .map_err(dst_err)?;
+        self.copied += 1;
+        self.bytes += n;
+        Ok(())
+    }
+
+    fn manifest(&mut self, digest: &Digest, tag: Option<&Tag>) -> Result<RawManifest> {
+        let (raw, decoded) = self
+            .src
+            .get_decoded(&ManifestRef::Digest(digest.clone()))
+            .map_err(|source| Error::Source { source })?;
+        match &decoded {
+            Manifest::Image(m) => {
+                self.blob(&m.config)?;
+                for layer in &m.layers {
+                    self.blob(layer)?;
+                }
+            }
+            Manifest::Index(i) => {
+                for child in &i.manifests {
+                    self.manifest(&child.digest, None)?;
+                }
+            }
+        }
+        if tag.is_none() && self.dst.blob_size(raw.digest()).map_err(dst_err)?.is_some() {
+            self.skipped += 1;
+        } else {
+            self.dst.put_manifest(&raw, tag).map_err(dst_err)?;
+            self.copied += 1;
+            self.bytes += raw.bytes().len() as u64;
+        }
+        Ok(raw)
+    }
+}
+
+/// Copies the manifest `target` names from `src` to `dst`, tagging it `tag` there.
+///
+/// Without [`CopyOptions::all`], an index is resolved to the image for the chosen platform and only that
+/// image is copied (as `skopeo copy` does); with it, the index and everything it names are copied.
+pub fn copy<S, D>(
+    src: &S,
+    target: &ManifestRef,
+    dst: &D,
+    tag: Option<&Tag>,
+    options: &CopyOptions,
+) -> Result<CopyReport>
+where
+    S: BlobStore + ManifestStore + ?Sized,
+    D: BlobStore + ManifestStore + ?Sized,
+{
+    let (raw, decoded) = src
+        .get_decoded(target)
+        .map_err(|source| Error::Source { source })?;
+    let top = match decoded {
+        Manifest::Index(index) if !options.all => {
+            let platform = options.platform.clone().unwrap_or_else(Platform::host);
+            let Some(entry) = select_platform(&index, &platform) else {
+                let available = index
+                    .manifests
+                    .iter()
+                    .filter(|d| !d.is_attestation())
+                    .filter_map(|d| d.platform.as_ref().map(ToString::to_string))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(Error::NoMatchingPlatform {
+                    platform: platform.to_string(),
+                    available,
+                });
+            };
+            entry.digest.clone()
+        }
+        _ => raw.digest().clone(),
+    };
+    let mut copier = Copier {
+        src,
+        dst,
+        copied: 0,
+        skipped: 0,
+        bytes: 0,
+    };
+    let written = copier.manifest(&top, tag)?;
+    Ok(CopyReport {
+        manifest: written.descriptor(),
+        blobs_copied: copier.copied,
+        blobs_skipped: copier.skipped,
+        bytes_copied: copier.bytes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::{ImageBuilder, LayerBuilder};
+    use crate::index::IndexBuilder;
+    use crate::store::{BlobStoreExt, MemoryStore, OciLayout};
+
+    fn multi_arch(store: &MemoryStore) -> RawManifest {
+        let mut index = IndexBuilder::new();
+        for p in ["linux/amd64", "linux/arm64", "linux/arm/v7"] {
+            let platform = Platform::parse(p).unwrap();
+            let layer = LayerBuilder::new()
+                .file("bin/app", 0o755, p.as_bytes().to_vec())
+                .build()
+                .unwrap();
+            let image = ImageBuilder::new(platform)
+                .layer(layer)
+                .write_to(store)
+                .unwrap();
+            index.add_image(store, image.descriptor()).unwrap();
+        }
+        let raw = index.build().unwrap();
+        store
+            .put_manifest(&raw, Some(&Tag::new("multi").unwrap()))
+            .unwrap();
+        raw
+    }
+
+    #[test]
+    fn copy_all_then_again_skips_everything() {
+        let src = MemoryStore::new();
+        let index = multi_arch(&src);
+        let dir = tempfile::tempdir().unwrap();
+        let dst = OciLayout::create(dir.path()).unwrap();
+        let tag = Tag::new("v1").unwrap();
+        let target = ManifestRef::Tag(Tag::new("multi").unwrap());
+        let opts = CopyOptions::default().all(true);
+        let report = copy(&src, &target, &dst, Some(&tag), &opts).unwrap();
+        assert_eq!(report.manifest.digest, *index.digest());
+        // 3 × (layer + config + manifest) + index
+        assert_eq!(report.blobs_copied, 10);
+        assert!(dst.verify().unwrap().is_ok());
+        let again = copy(&src, &target, &dst, Some(&tag), &opts).unwrap();
+        assert_eq!((again.blobs_copied, again.blobs_skipped), (1, 9));
+    }
+
+    #[test]
+    fn copy_one_platform() {
+        let src = MemoryStore::new();
+        multi_arch(&src);
+        let dst = MemoryStore::new();
+        let target = ManifestRef::Tag(Tag::new("multi").unwrap());
+        let opts = CopyOptions::default().platform(Platform::parse("linux/armhf").unwrap());
+        let report = copy(&src, &target, &dst, Some(&Tag::new("arm").unwrap()), &opts).unwrap();
+        assert_eq!(report.blobs_copied, 3);
+        assert!(dst.has_blob(&report.manifest.digest).unwrap());
+        let opts = CopyOptions::default().platform(Platform::parse("linux/s390x").unwrap());
+        let err = copy(&src, &target, &dst, None, &opts).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the index has no image for linux/s390x (it has: linux/amd64, linux/arm64, linux/arm/v7)"
+        );
+    }
+}

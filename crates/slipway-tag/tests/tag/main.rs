@@ -1,0 +1,7 @@
+//! slipway-tag against real git repositories: one scenario per test, exact tag lists.
+
+mod compat;
+mod next;
+mod props;
+mod repo;
+mod scenarios;
