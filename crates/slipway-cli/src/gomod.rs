@@ -49,11 +49,10 @@ enum GomodCommand {
 pub(crate) fn run(args: Args) -> CmdResult {
     match args.command {
         GomodCommand::Buildinfo { file, json } => buildinfo(&file, json),
-        GomodCommand::Parse { file, json } => modfile(&file, |name, src| {
-            slipway_gomod::modfile::edit_json(name, src)
-                .map(|doc| if json { doc } else { String::new() })
-        }),
-        GomodCommand::Fmt { file } => modfile(&file, slipway_gomod::modfile::edit_fmt),
+        GomodCommand::Parse { file, json } => {
+            modfile(&file, if json { Output::Json } else { Output::Check })
+        }
+        GomodCommand::Fmt { file } => modfile(&file, Output::Fmt),
     }
 }
 
@@ -69,25 +68,40 @@ fn buildinfo(file: &std::path::Path, json: bool) -> CmdResult {
     Ok(ExitCode::SUCCESS)
 }
 
-// Reads a go.mod/go.work file and prints what `render` makes of it; a file Go would reject gets Go's error
-// lines (`file:line[:col]: message`, named as the user named the file) and exit status 1.
-fn modfile(
-    file: &std::path::Path,
-    render: impl Fn(&str, &str) -> slipway_gomod::modfile::Result<String>,
-) -> CmdResult {
+// What `slipway gomod parse` / `fmt` print for an accepted file.
+#[derive(Debug, Clone, Copy)]
+enum Output {
+    // Nothing: only the exit status tells.
+    Check,
+    // `go mod edit -json`.
+    Json,
+    // `go mod edit -fmt`.
+    Fmt,
+}
+
+// Reads a go.mod/go.work file and prints it as asked; a file Go would reject gets Go's error lines
+// (`file:line[:col]: message`) and exit status 1.
+fn modfile(file: &std::path::Path, output: Output) -> CmdResult {
+    use slipway_gomod::modfile;
     let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
     // go.mod files are UTF-8; stray invalid bytes read as U+FFFD rather than failing the whole file.
     let src = String::from_utf8_lossy(&bytes);
     let given = file.to_string_lossy();
     // `go work edit` names the file in errors by cmd/go's ShortPath; `go mod edit` as it was given.
-    let name = if slipway_gomod::modfile::is_work_file_name(&given) {
+    let name = if modfile::is_work_file_name(&given) {
         short_path(file).unwrap_or_else(|| given.clone().into_owned())
     } else {
         given.clone().into_owned()
     };
-    match render(&name, &src) {
+    let result = match output {
+        Output::Check | Output::Json => modfile::edit_json(&name, &src),
+        Output::Fmt => modfile::edit_fmt(&name, &src),
+    };
+    match result {
         Ok(text) => {
-            std::io::stdout().lock().write_all(text.as_bytes())?;
+            if !matches!(output, Output::Check) {
+                std::io::stdout().lock().write_all(text.as_bytes())?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(err) => {

@@ -64,11 +64,11 @@ pub struct BuildArgs {
 /// Runs `slipway image …`.
 pub fn run(command: ImageCommand) -> CmdResult {
     match command {
-        ImageCommand::Build(args) => build(args),
+        ImageCommand::Build(args) => build(&args),
     }
 }
 
-fn build(args: BuildArgs) -> CmdResult {
+fn build(args: &BuildArgs) -> CmdResult {
     let reference = Reference::parse(&args.to)?;
     let Reference::Layout(destination) = reference else {
         return Err(format!(
@@ -110,12 +110,13 @@ fn build(args: BuildArgs) -> CmdResult {
             .ok_or_else(|| format!("--annotation {annotation:?}: expected KEY=VALUE"))?;
         options = options.annotation(key, value);
     }
-    let host_bundle = PathBuf::from(CA_CERTIFICATES_PATH);
-    match (&args.ca_certificates, args.no_ca_certificates) {
-        (_, true) => {}
-        (Some(bundle), false) => options = options.ca_certificates(bundle.clone()),
-        (None, false) if host_bundle.is_file() => options = options.ca_certificates(host_bundle),
-        (None, false) => {}
+    let bundle = match &args.ca_certificates {
+        _ if args.no_ca_certificates => None,
+        Some(bundle) => Some(bundle.clone()),
+        None => Some(PathBuf::from(CA_CERTIFICATES_PATH)).filter(|host| host.is_file()),
+    };
+    if let Some(bundle) = bundle {
+        options = options.ca_certificates(bundle);
     }
 
     let layout = OciLayout::create(&destination.path)?;

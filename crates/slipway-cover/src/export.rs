@@ -3,7 +3,8 @@
 //! Line data is derived from blocks: a block covers the lines from its start line to its end line,
 //! except an end line it reaches only at column 1 (block ends are exclusive). A line's hit count is the
 //! highest count among the blocks with statements that cover it, so a line is hit when any of its
-//! statements ran. Function hit counts are the count of the function's first block (its entry).
+//! statements ran. Function hit counts are the count of the function's first block (its entry). Blocks
+//! spanning more than 2^20 lines (malformed input) contribute no line data.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -71,6 +72,10 @@ pub fn line_hits(file: &FileProfile) -> Vec<(u32, u64)> {
         } else {
             b.end_line
         };
+        // A block over a million lines is no real Go file's; expanding it would allocate per line.
+        if last.saturating_sub(b.start_line) > 1 << 20 {
+            continue;
+        }
         for line in b.start_line..=last {
             let hits = lines.entry(line).or_insert(0);
             *hits = (*hits).max(b.count);

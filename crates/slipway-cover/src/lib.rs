@@ -28,6 +28,24 @@
 //! They differ when statements sit outside function declarations, as in package-level function literals
 //! (`var handler = func(…) {…}`): `go test` counts those statements, `-func` does not.
 //!
+//! # Differences from `go tool cover`, on purpose
+//!
+//! - A repeated `mode:` line with the same mode is accepted, so concatenated profiles merge
+//!   (`go tool cover` rejects the second line); a different mode is an error naming both places.
+//! - Blank lines are skipped; counts that would overflow saturate at `i64::MAX` instead of wrapping.
+//! - Errors name the profile and line (and both places for conflicting statement counts).
+//! - Sources are found from the file system (go.mod, go.work, vendor/, GOROOT) instead of `go list`.
+//!
+//! # Speed
+//!
+//! Measured on a shared 2-CPU development machine under heavy load (load average 10 to 18), so
+//! absolute numbers are pessimistic; `scripts/bench-cover-cli.sh` reproduces them:
+//! - `slipway cover func` on `tests/fixtures/out/std.out` (10,665 blocks, 158 standard-library files,
+//!   1,727 functions): 84 ms against 646 ms for `go tool cover -func`, 7.6x faster, same bytes out.
+//! - `slipway cover merge` of 50 copies of that profile (533,300 lines): 607 ms.
+//! - criterion (`benches/cover.rs`, same load): parse 15 ms, merge 50 profiles 785 ms, statement summary
+//!   0.1 ms, function extents of the 158 files 18 ms, whole `-func` report with sources in memory 20 ms.
+//!
 //! # Example
 //!
 //! ```

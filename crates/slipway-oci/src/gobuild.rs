@@ -9,7 +9,7 @@
 //!
 //! on an empty base, with a non-root user (`65532:65532`), the binary as entrypoint, and the OCI annotations
 //! given in [`GoImageOptions::annotation`]. Builds are reproducible: Go builds with `-trimpath` are, layers
-//! are (see [`image`](crate::image)), and every timestamp is `SOURCE_DATE_EPOCH` or the epoch. Platforms
+//! are (see [`image`]), and every timestamp is `SOURCE_DATE_EPOCH` or the epoch. Platforms
 //! build in parallel.
 
 use std::collections::BTreeMap;

@@ -139,12 +139,13 @@ fn builds_reproducible_valid_multi_arch_images_whose_binary_serves_healthz() {
         "2023-11-14T22:13:20Z"
     );
 
-    for (entry, platform) in index["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .zip(&platforms)
-    {
+    check_each_platform(&layout, &index, &platforms);
+    check_extracted_binary_serves(first.path(), &layout);
+}
+
+/// Each platform image, alone in a layout, passes oci-image-tool; its config is ko's.
+fn check_each_platform(layout: &str, index: &serde_json::Value, platforms: &[String]) {
+    for (entry, platform) in index["manifests"].as_array().unwrap().iter().zip(platforms) {
         // Each platform image, alone in a layout, passes oci-image-tool too.
         let alone = tempfile::tempdir().unwrap();
         let digest = entry["digest"].as_str().unwrap();
@@ -170,8 +171,10 @@ fn builds_reproducible_valid_multi_arch_images_whose_binary_serves_healthz() {
         assert_eq!(config["config"]["Entrypoint"][0], "/ko-app/hello");
         assert_eq!(config["config"]["User"], "65532:65532");
     }
+}
 
-    // The amd64 binary taken back out of the image runs and answers /healthz and /version.
+/// The amd64 binary taken back out of the image runs and answers /healthz and /version.
+fn check_extracted_binary_serves(dir: &Path, layout: &str) {
     let manifest = slipway_json(&[
         "inspect",
         &format!("oci:{layout}:v9.8.7"),
@@ -186,9 +189,7 @@ fn builds_reproducible_valid_multi_arch_images_whose_binary_serves_healthz() {
     let layers = manifest["layers"].as_array().unwrap();
     let app_layer = layers.last().unwrap()["digest"].as_str().unwrap();
     let blob = std::fs::read(
-        first
-            .path()
-            .join("blobs/sha256")
+        dir.join("blobs/sha256")
             .join(app_layer.trim_start_matches("sha256:")),
     )
     .unwrap();

@@ -4,6 +4,7 @@
 mod fixtures;
 mod goroot;
 mod props;
+mod resolve;
 
 use std::path::PathBuf;
 

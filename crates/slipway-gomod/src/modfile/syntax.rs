@@ -424,6 +424,37 @@ impl<'a> Input<'a> {
         c
     }
 
+    // Consumes the rest of the line including its newline (the body of a comment).
+    fn skip_line(&mut self) {
+        let rest = self.remaining();
+        if let Some(i) = rest.find('\n') {
+            self.rest += i + 1;
+            self.pos.byte += i + 1;
+            self.pos.line += 1;
+            self.pos.column = 1;
+        } else {
+            self.rest += rest.len();
+            self.pos.byte += rest.len();
+            self.pos.column += rest.chars().count();
+        }
+    }
+
+    // Consumes a run of printable ASCII identifier characters other than `/` (which may start a comment):
+    // the common case of an identifier, without decoding characters one by one.
+    fn skip_ascii_ident(&mut self) {
+        let n = self
+            .remaining()
+            .bytes()
+            .take_while(|&b| {
+                b.is_ascii_graphic()
+                    && !matches!(b, b'(' | b')' | b'[' | b']' | b'{' | b'}' | b',' | b'/')
+            })
+            .count();
+        self.rest += n;
+        self.pos.byte += n;
+        self.pos.column += n;
+    }
+
     fn start_token(&mut self) {
         self.token_start = self.rest;
         self.token.pos = self.pos;
@@ -475,7 +506,7 @@ impl<'a> Input<'a> {
                 let suffix = !trim_space(&self.src[line_start..self.pos.byte]).is_empty();
                 self.read_char();
                 self.read_char();
-                while !self.eof() && self.read_char() != '\n' {}
+                self.skip_line();
                 if !suffix {
                     self.end_token(Kind::Comment);
                     return Ok(());
@@ -537,6 +568,10 @@ impl<'a> Input<'a> {
             return Err(self.error(Problem::UnexpectedCharacter { ch: c }));
         }
         while !self.eof() && is_ident(self.peek_char()) {
+            self.skip_ascii_ident();
+            if self.eof() || !is_ident(self.peek_char()) {
+                break;
+            }
             if self.remaining().starts_with("//") {
                 break;
             }

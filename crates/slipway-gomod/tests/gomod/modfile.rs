@@ -78,10 +78,12 @@ fn json_fmt_and_errors_match_go() {
     let mut compared = 0;
     for c in corpus() {
         match (&c.err, modfile::edit_json(&c.name, &c.src)) {
-            (Some(err), Ok(json)) => failures.push(format!(
-                "{}: Go rejects it with\n{err}we accept:\n{json}",
-                c.name
-            )),
+            (Some(err), Ok(json)) => {
+                failures.push(format!(
+                    "{}: Go rejects it with\n{err}we accept:\n{json}",
+                    c.name
+                ));
+            }
             (Some(err), Err(ours)) => {
                 let want = meaningful_error(err);
                 let got = format!("{ours}\n");
@@ -94,7 +96,7 @@ fn json_fmt_and_errors_match_go() {
                 compared += 1;
             }
             (None, Err(ours)) => {
-                failures.push(format!("{}: Go accepts it, we reject it: {ours}", c.name))
+                failures.push(format!("{}: Go accepts it, we reject it: {ours}", c.name));
             }
             (None, Ok(json)) => {
                 if Some(&json) != c.json.as_ref() {
