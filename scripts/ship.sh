@@ -13,6 +13,9 @@ module_dir="$(cd "${1:-testdata/hello}" && pwd)"
 package="${2:-./cmd/hello}"
 out="$root/target/ship"
 platforms="${PLATFORMS:-linux/amd64,linux/arm64}"
+# Every timestamp in the image is the commit's: the same commit gives the same image digest.
+SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git -C "$root" log -1 --format=%ct 2>/dev/null || echo 0)}"
+export SOURCE_DATE_EPOCH
 
 step() { printf '\n==> %s\n' "$*"; }
 

@@ -24,15 +24,16 @@
 //! assert!(slipway_gomod::sum::GoSum::parse("go.sum", sum_line.as_bytes()).is_ok());
 //! Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
-// (further modules register here as they land)
+//!
+//! Not yet: minimal version selection over a `ModuleSource` (GOPROXY, module cache, memory), `go list -m all` /
+//! `go mod graph`, and the module layout report.
 
 #![doc(html_root_url = "https://docs.rs/slipway-gomod")]
 
-pub mod modfile;
-pub mod version;
-
 pub mod buildinfo;
 pub mod dirhash;
+pub mod modfile;
 pub mod module;
 pub mod pseudo;
 pub mod sum;
+pub mod version;
