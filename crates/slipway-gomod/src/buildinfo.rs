@@ -25,7 +25,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::module::go_quote;
+use crate::modfile::chars::quote as go_quote;
 
 /// Result of reading build information.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -376,7 +376,7 @@ fn build_line(kv: &str) -> Result<BuildSetting, String> {
 
 // Go's %q of a byte value (it formats as a rune literal).
 fn go_quote_byte(c: u8) -> String {
-    crate::module::go_quote_rune(char::from(c))
+    crate::modfile::chars::quote_rune(char::from(c))
 }
 
 // strconv.QuotedPrefix: the quoted string at the start of `s`.
@@ -412,71 +412,11 @@ fn unquote(s: &str) -> Option<String> {
     let body = &s[1..s.len() - 1];
     match quote {
         b'`' => (!body.contains('`')).then(|| body.replace('\r', "")),
-        b'"' => unquote_double(body),
+        b'"' => crate::modfile::chars::unquote(s).ok(),
         _ => None,
     }
 }
 
-fn unquote_double(body: &str) -> Option<String> {
-    let mut out: Vec<u8> = Vec::with_capacity(body.len());
-    let mut chars = body.char_indices().peekable();
-    let hex = |s: &str| u32::from_str_radix(s, 16).ok();
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '"' | '\n' => return None,
-            '\\' => {
-                let (_, e) = chars.next()?;
-                let simple = match e {
-                    'a' => Some(7u8),
-                    'b' => Some(8),
-                    'f' => Some(12),
-                    'n' => Some(b'\n'),
-                    'r' => Some(b'\r'),
-                    't' => Some(b'\t'),
-                    'v' => Some(11),
-                    '\\' => Some(b'\\'),
-                    '"' => Some(b'"'),
-                    _ => None,
-                };
-                if let Some(b) = simple {
-                    out.push(b);
-                    continue;
-                }
-                let start = i + 2;
-                let take = |n: usize| body.get(start..start + n);
-                match e {
-                    'x' => {
-                        out.push(u8::try_from(hex(take(2)?)?).ok()?);
-                        chars.nth(1);
-                    }
-                    '0'..='7' => {
-                        let digits = body.get(i + 1..i + 4)?;
-                        let v = u32::from_str_radix(digits, 8).ok()?;
-                        out.push(u8::try_from(v).ok()?);
-                        chars.nth(1);
-                    }
-                    'u' | 'U' => {
-                        let n = if e == 'u' { 4 } else { 8 };
-                        let digits = take(n)?;
-                        if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-                            return None;
-                        }
-                        let ch = char::from_u32(hex(digits)?)?;
-                        let mut buf = [0u8; 4];
-                        out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
-                        chars.nth(n - 1);
-                    }
-                    _ => return None,
-                }
-            }
-            _ => {
-                let mut buf = [0u8; 4];
-                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            }
-        }
-    }
-    Some(String::from_utf8_lossy(&out).into_owned())
-}
 
 // ---- Executable formats -------------------------------------------------------------------------------
 

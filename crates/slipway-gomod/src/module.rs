@@ -22,6 +22,8 @@
 use std::cmp::Ordering;
 use std::fmt;
 
+// Go's %q, with Go's own printable-character tables, so messages match byte for byte.
+use crate::modfile::chars::{quote, quote_rune};
 use crate::version;
 
 /// Result of the functions in this module.
@@ -138,15 +140,15 @@ impl fmt::Display for PathProblem {
             PathProblem::TrailingSlash => f.write_str("trailing slash"),
             PathProblem::EmptyElement => f.write_str("empty path element"),
             PathProblem::DotsElement { elem } => {
-                write!(f, "invalid path element {}", go_quote(elem))
+                write!(f, "invalid path element {}", quote(elem))
             }
             PathProblem::LeadingDot => f.write_str("leading dot in path element"),
             PathProblem::TrailingDot => f.write_str("trailing dot in path element"),
-            PathProblem::InvalidChar { ch } => write!(f, "invalid char {}", go_quote_rune(*ch)),
+            PathProblem::InvalidChar { ch } => write!(f, "invalid char {}", quote_rune(*ch)),
             PathProblem::WindowsReserved { name } => write!(
                 f,
                 "{} disallowed as path element component on Windows",
-                go_quote(name)
+                quote(name)
             ),
             PathProblem::WindowsShortName => {
                 f.write_str("trailing tilde and digits in path element")
@@ -162,7 +164,7 @@ impl fmt::Display for PathProblem {
                 write!(
                     f,
                     "invalid char {} in first path element",
-                    go_quote_rune(*ch)
+                    quote_rune(*ch)
                 )
             }
             PathProblem::InvalidMajorSuffix => f.write_str("invalid version"),
@@ -212,12 +214,12 @@ impl fmt::Display for VersionProblem {
             VersionProblem::NotSemantic => f.write_str("not a semantic version"),
             VersionProblem::PseudoSyntax => f.write_str("syntax error"),
             VersionProblem::MalformedTime { timestamp } => {
-                write!(f, "malformed time {}", go_quote(timestamp))
+                write!(f, "malformed time {}", quote(timestamp))
             }
             VersionProblem::LacksBase { build } => write!(
                 f,
                 "lacks base version, but has build metadata {}",
-                go_quote(build)
+                quote(build)
             ),
             VersionProblem::NegativePatch { base } => {
                 write!(f, "version before {base} would have negative patch number")
@@ -231,7 +233,7 @@ impl fmt::Display for VersionProblem {
 #[non_exhaustive]
 pub enum Error {
     /// `malformed module path "x": missing dot in first path element`.
-    #[error("malformed {kind} path {}: {problem}", go_quote(path))]
+    #[error("malformed {kind} path {}: {problem}", quote(path))]
     InvalidPath {
         /// Which rules were applied.
         kind: PathKind,
@@ -241,7 +243,7 @@ pub enum Error {
         problem: PathProblem,
     },
     /// `version "v1.0.0" invalid: should be v2, not v1` (or `pseudo-version "…" invalid: …`).
-    #[error("{} {} invalid: {problem}", version_noun(*pseudo), go_quote(version))]
+    #[error("{} {} invalid: {problem}", version_noun(*pseudo), quote(version))]
     InvalidVersion {
         /// The version as given.
         version: String,
@@ -261,13 +263,13 @@ pub enum Error {
         error: Box<Error>,
     },
     /// An escaped path with a bad `!` sequence or an uppercase letter.
-    #[error("invalid escaped module path {}", go_quote(escaped))]
+    #[error("invalid escaped module path {}", quote(escaped))]
     InvalidEscapedPath {
         /// The escaped path as given.
         escaped: String,
     },
     /// An escaped path that decodes to an invalid module path.
-    #[error("invalid escaped module path {}: {error}", go_quote(escaped))]
+    #[error("invalid escaped module path {}: {error}", quote(escaped))]
     EscapedPathNotModulePath {
         /// The escaped path as given.
         escaped: String,
@@ -275,13 +277,13 @@ pub enum Error {
         error: Box<Error>,
     },
     /// An escaped version with a bad `!` sequence or an uppercase letter.
-    #[error("invalid escaped version {}", go_quote(escaped))]
+    #[error("invalid escaped version {}", quote(escaped))]
     InvalidEscapedVersion {
         /// The escaped version as given.
         escaped: String,
     },
     /// An escaped version that decodes to something that cannot be a file name. Go names the decoded version.
-    #[error("invalid escaped version {}: {problem}", go_quote(version))]
+    #[error("invalid escaped version {}: {problem}", quote(version))]
     EscapedVersionNotFileName {
         /// The decoded version.
         version: String,
@@ -684,60 +686,6 @@ fn unescape_string(escaped: &str) -> Option<String> {
     (!bang).then_some(out)
 }
 
-/// Quotes a string as Go's `%q` / `strconv.Quote` does, so that messages match Go's byte for byte.
-pub(crate) fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        push_escaped(&mut out, c, '"');
-    }
-    out.push('"');
-    out
-}
-
-/// Quotes a character as Go's `%q` on a rune (`strconv.QuoteRune`).
-pub(crate) fn go_quote_rune(c: char) -> String {
-    let mut out = String::with_capacity(4);
-    out.push('\'');
-    push_escaped(&mut out, c, '\'');
-    out.push('\'');
-    out
-}
-
-fn push_escaped(out: &mut String, c: char, quote: char) {
-    use std::fmt::Write as _;
-    match c {
-        _ if c == quote || c == '\\' => {
-            out.push('\\');
-            out.push(c);
-        }
-        '\u{7}' => out.push_str("\\a"),
-        '\u{8}' => out.push_str("\\b"),
-        '\u{c}' => out.push_str("\\f"),
-        '\n' => out.push_str("\\n"),
-        '\r' => out.push_str("\\r"),
-        '\t' => out.push_str("\\t"),
-        '\u{b}' => out.push_str("\\v"),
-        ' '..='~' => out.push(c),
-        _ if c < ' ' || c == '\u{7f}' => {
-            let _ = write!(out, "\\x{:02x}", u32::from(c));
-        }
-        // Go prints printable non-ASCII characters as they are; control and format characters escaped.
-        _ if !c.is_control() && !c.is_whitespace() && !is_format_char(c) => out.push(c),
-        _ if u32::from(c) < 0x10000 => {
-            let _ = write!(out, "\\u{:04x}", u32::from(c));
-        }
-        _ => {
-            let _ = write!(out, "\\U{:08x}", u32::from(c));
-        }
-    }
-}
-
-// The common Unicode format (Cf) characters, which Go's strconv.IsPrint rejects.
-fn is_format_char(c: char) -> bool {
-    matches!(c as u32, 0xAD | 0x600..=0x605 | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064 | 0xFEFF)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1061,12 +1009,12 @@ mod tests {
     #[test]
     fn go_quoting() {
         assert_eq!(
-            go_quote("a\"b\\c\n\u{1}\u{7f}é\u{200b}"),
+            quote("a\"b\\c\n\u{1}\u{7f}é\u{200b}"),
             r#""a\"b\\c\n\x01\x7fé\u200b""#
         );
-        assert_eq!(go_quote_rune('\''), r"'\''");
-        assert_eq!(go_quote_rune('"'), "'\"'");
-        assert_eq!(go_quote_rune('☺'), "'☺'");
+        assert_eq!(quote_rune('\''), r"'\''");
+        assert_eq!(quote_rune('"'), "'\"'");
+        assert_eq!(quote_rune('☺'), "'☺'");
     }
 
     #[test]

@@ -29,7 +29,7 @@
 // flat (no boxing) is worth their size on a cold path.
 #![allow(clippy::result_large_err)]
 
-mod chars;
+pub(crate) mod chars;
 mod json;
 mod require;
 mod rule;
