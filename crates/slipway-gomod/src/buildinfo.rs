@@ -417,7 +417,6 @@ fn unquote(s: &str) -> Option<String> {
     }
 }
 
-
 // ---- Executable formats -------------------------------------------------------------------------------
 
 const MAGIC: &[u8] = b"\xff Go buildinf:";

@@ -161,11 +161,7 @@ impl fmt::Display for PathProblem {
                 f.write_str("leading dash in first path element")
             }
             PathProblem::InvalidCharInFirstElement { ch } => {
-                write!(
-                    f,
-                    "invalid char {} in first path element",
-                    quote_rune(*ch)
-                )
+                write!(f, "invalid char {} in first path element", quote_rune(*ch))
             }
             PathProblem::InvalidMajorSuffix => f.write_str("invalid version"),
         }
