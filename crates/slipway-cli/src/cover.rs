@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Subcommand;
+use slipway_cover::gate::Gates;
 use slipway_cover::{
     Cobertura, Coverage, FuncReport, Lcov, ModuleResolver, ProfileMerger, ReportWriter,
 };
@@ -48,6 +49,28 @@ enum CoverCommand {
         /// Where to write the report (`-` for standard output).
         #[arg(short = 'o', long = "output", required = true)]
         output: PathBuf,
+    },
+    /// Check coverage thresholds (percent of statements, as `go tool cover -func` counts them; run in the
+    /// module directory). Exits with status 1 when a gate fails. Generated files and functions marked
+    /// `//coverage:ignore` (on the `func` line or the line before it) are left out.
+    Check {
+        /// A text profile written by `go test -coverprofile`.
+        profile: PathBuf,
+        /// Minimum percentage for all statements.
+        #[arg(long = "total", value_name = "N")]
+        total: Option<f64>,
+        /// Minimum percentage for every package.
+        #[arg(long = "package", value_name = "N")]
+        package: Option<f64>,
+        /// Minimum percentage for every file.
+        #[arg(long = "file", value_name = "N")]
+        file: Option<f64>,
+        /// `REGEX=N`: the package and file threshold for paths REGEX matches (first match wins).
+        #[arg(long = "override", value_name = "REGEX=N")]
+        overrides: Vec<String>,
+        /// Leave out files whose profile path matches REGEX.
+        #[arg(long = "exclude", value_name = "REGEX")]
+        excludes: Vec<String>,
     },
 }
 
@@ -106,8 +129,54 @@ pub(crate) fn run(args: Args) -> CmdResult {
             }
             write_output(Some(&output), &bytes)?;
         }
+        CoverCommand::Check {
+            profile,
+            total,
+            package,
+            file,
+            overrides,
+            excludes,
+        } => return check(&profile, total, package, file, &overrides, &excludes),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `slipway cover check`: prints the gate report; exit status 1 when a gate fails.
+fn check(
+    profile: &Path,
+    total: Option<f64>,
+    package: Option<f64>,
+    file: Option<f64>,
+    overrides: &[String],
+    excludes: &[String],
+) -> CmdResult {
+    let mut gates = Gates::new();
+    if let Some(n) = total {
+        gates = gates.total(n)?;
+    }
+    if let Some(n) = package {
+        gates = gates.package(n)?;
+    }
+    if let Some(n) = file {
+        gates = gates.file(n)?;
+    }
+    for spec in overrides {
+        gates = gates.with_override(spec)?;
+    }
+    for pattern in excludes {
+        gates = gates.exclude(pattern)?;
+    }
+    let mut merger = ProfileMerger::new();
+    merger.add_file(profile)?;
+    let profile = merger.finish()?;
+    let resolver = ModuleResolver::discover(std::env::current_dir()?);
+    let report = gates.check(&profile, &resolver)?;
+    write_output(None, report.to_text().as_bytes())?;
+    Ok(if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// Writes `bytes` to `path`, or to standard output when there is no path or it is `-`.

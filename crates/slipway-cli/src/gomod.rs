@@ -43,6 +43,16 @@ enum GomodCommand {
         /// The go.mod or go.work file.
         file: PathBuf,
     },
+    /// Report a module tree's layout from its source: packages, main packages, conventional
+    /// directories, `internal/` rule violations and go.mod tidiness (build tags are ignored).
+    Layout {
+        /// The module root (the directory holding go.mod).
+        #[arg(short = 'C', default_value = ".")]
+        dir: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Runs `slipway gomod …`.
@@ -53,6 +63,7 @@ pub(crate) fn run(args: Args) -> CmdResult {
             modfile(&file, if json { Output::Json } else { Output::Check })
         }
         GomodCommand::Fmt { file } => modfile(&file, Output::Fmt),
+        GomodCommand::Layout { dir, json } => layout(&dir, json),
     }
 }
 
@@ -63,6 +74,17 @@ fn buildinfo(file: &std::path::Path, json: bool) -> CmdResult {
     } else {
         // Go prints the file name as it was given.
         info.to_go_version_m(&file.to_string_lossy())
+    };
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn layout(dir: &std::path::Path, json: bool) -> CmdResult {
+    let report = slipway_gomod::layout::analyze(dir)?;
+    let text = if json {
+        report.to_json()
+    } else {
+        report.to_text()
     };
     std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)

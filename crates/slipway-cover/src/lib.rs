@@ -16,6 +16,8 @@
 //! - [`FuncReport`] and [`Summary`]: the numbers.
 //! - [`ReportWriter`]: [`GoFuncText`], [`Lcov`] (accepted by `genhtml`) and [`Cobertura`] XML, written
 //!   from a [`Coverage`] (a profile with its functions and source paths).
+//! - [`gate::Gates`]: thresholds for the total, each package and each file (regex overrides, excludes,
+//!   generated files skipped, `//coverage:ignore` functions left out), checked into a [`gate::GateReport`].
 //!
 //! # Two totals
 //!
@@ -70,6 +72,7 @@
 mod error;
 mod export;
 mod funcs;
+pub mod gate;
 mod profile;
 mod resolve;
 mod summary;

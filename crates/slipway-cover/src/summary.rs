@@ -173,7 +173,7 @@ impl FuncReport {
 }
 
 /// Go's `FuncExtent.coverage`.
-fn func_counts(f: &FuncExtent, file: &FileProfile) -> Counts {
+pub(crate) fn func_counts(f: &FuncExtent, file: &FileProfile) -> Counts {
     let mut counts = Counts::default();
     for b in blocks_in(f, file) {
         counts.add_block(b);

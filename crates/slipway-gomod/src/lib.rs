@@ -8,6 +8,7 @@
 //! - [`dirhash`]: `h1:` hashes of module zips, directories and go.mod files.
 //! - [`sum`]: go.sum read, write (sorted as Go writes it) and verify.
 //! - [`buildinfo`]: the Go version, modules and build settings embedded in Go executables (ELF, PE, Mach-O).
+//! - [`layout`]: a module tree's packages, main packages, `internal/` violations and go.mod tidiness.
 //!
 //! ```
 //! use slipway_gomod::{modfile, version};
@@ -26,12 +27,13 @@
 //! ```
 //!
 //! Not yet: minimal version selection over a `ModuleSource` (GOPROXY, module cache, memory), `go list -m all` /
-//! `go mod graph`, and the module layout report.
+//! `go mod graph`.
 
 #![doc(html_root_url = "https://docs.rs/slipway-gomod")]
 
 pub mod buildinfo;
 pub mod dirhash;
+pub mod layout;
 pub mod modfile;
 pub mod module;
 pub mod pseudo;

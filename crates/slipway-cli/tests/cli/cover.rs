@@ -246,3 +246,121 @@ fn convert_to_cobertura_totals_match_lcov() {
     assert_eq!(xml.matches("<method ").count(), 31);
     assert!(xml.contains("<method name=\"(*Rect).Scale\""), "{xml}");
 }
+
+fn check(args: &[&str]) -> (Option<i32>, String) {
+    let out = slipway()
+        .current_dir(fixture_module())
+        .args(["cover", "check"])
+        .arg(cover_fixture("set.out"))
+        .args(args)
+        .output()
+        .unwrap();
+    (out.status.code(), String::from_utf8(out.stdout).unwrap())
+}
+
+#[test]
+fn check_fails_with_status_1_listing_every_failure_worst_first() {
+    let (code, out) = check(&["--total", "70", "--package", "80", "--file", "60"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(
+        out,
+        "FAIL package example.com/covfix/untested: 0.0% < 80.0% (0 of 3 statements)\n\
+         FAIL file example.com/covfix/shapes/with:colon.go: 0.0% < 60.0% (0 of 1 statements)\n\
+         FAIL file example.com/covfix/untested/untested.go: 0.0% < 60.0% (0 of 3 statements)\n\
+         FAIL package example.com/covfix/user: 55.6% < 80.0% (5 of 9 statements)\n\
+         FAIL file example.com/covfix/user/user.go: 55.6% < 60.0% (5 of 9 statements)\n\
+         FAIL package example.com/covfix/shapes: 76.4% < 80.0% (42 of 55 statements)\n\
+         coverage check failed: 6 of 12 gates; total 70.1% (47 of 67 statements), 3 packages, 8 files, \
+         0 excluded, 0 generated, 0 ignored functions\n"
+    );
+}
+
+#[test]
+fn check_passes_with_status_0_when_overrides_lower_the_bar() {
+    let (code, out) = check(&[
+        "--total",
+        "70",
+        "--file",
+        "60",
+        "--override",
+        "untested|colon=0",
+        "--override",
+        "user=50",
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(
+        out,
+        "coverage check passed: 11 gates; total 70.1% (47 of 67 statements), 3 packages, 8 files, \
+         0 excluded, 0 generated, 0 ignored functions\n"
+    );
+}
+
+#[test]
+fn check_excludes_files_before_counting() {
+    let (code, out) = check(&["--total", "70", "--exclude", "linedir"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(
+        out,
+        "FAIL total: 69.7% < 70.0% (46 of 66 statements)\n\
+         coverage check failed: 1 of 1 gates; total 69.7% (46 of 66 statements), 3 packages, 7 files, \
+         1 excluded, 0 generated, 0 ignored functions\n"
+    );
+    let (code, out) = check(&["--override", "no-equals-sign"]);
+    assert_eq!((code, out.as_str()), (Some(1), ""));
+}
+
+/// The total the gate uses is the `total:` line `go tool cover -func` prints, on a profile made now.
+#[test]
+fn check_total_is_go_tool_cover_func_total_on_hello() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("hello.out");
+    let hello = testdata("hello");
+    run_ok(
+        go().current_dir(&hello)
+            .args(["test", "-count=1", "-coverprofile"])
+            .arg(&profile)
+            .arg("./..."),
+    );
+    let func = run_ok(
+        go().current_dir(&hello)
+            .args(["tool", "cover"])
+            .arg(format!("-func={}", profile.display())),
+    );
+    let func = String::from_utf8(func.stdout).unwrap();
+    let total = func
+        .lines()
+        .last()
+        .and_then(|l| l.split('\t').next_back())
+        .unwrap()
+        .to_owned();
+    let out = slipway()
+        .current_dir(&hello)
+        .args(["cover", "check", "--total", "100"])
+        .arg(&profile)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(&format!("; total {total} (")),
+        "{text}\n{func}"
+    );
+    // Exit status 1 exactly when the total misses 100%.
+    let expect = i32::from(total != "100.0%");
+    assert_eq!(out.status.code(), Some(expect), "{text}");
+    let ok = slipway()
+        .current_dir(&hello)
+        .args([
+            "cover",
+            "check",
+            "--total",
+            "0",
+            "--package",
+            "0",
+            "--file",
+            "0",
+        ])
+        .arg(&profile)
+        .output()
+        .unwrap();
+    assert_eq!(ok.status.code(), Some(0));
+}

@@ -144,3 +144,49 @@ fn error_file_names_follow_go() {
         assert_eq!(last(&ours), last(&go_err), "{name}");
     }
 }
+
+#[test]
+fn layout_of_testdata_hello() {
+    let dir = slipway_testkit::testdata("hello");
+    let out = slipway()
+        .args(["gomod", "layout", "--json", "-C"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let dirs: Vec<&str> = v["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["dir"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        dirs,
+        [
+            "cmd/hello",
+            "internal/config",
+            "internal/handlers",
+            "pkg/greeting"
+        ]
+    );
+    assert_eq!(
+        v["main_packages"],
+        serde_json::json!([{"dir": "cmd/hello", "outside_cmd": false}])
+    );
+    assert_eq!(v["internal_violations"], serde_json::json!([]));
+    assert_eq!(v["unused_requires"], serde_json::json!([]));
+    assert_eq!(v["missing_requires"], serde_json::json!([]));
+    let text = slipway()
+        .args(["gomod", "layout", "-C"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(text.status.success(), "{text:?}");
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.contains("example.com/hello/cmd/hello (dir cmd/hello, package main, main)"),
+        "{text}"
+    );
+    assert!(text.contains("internal violations:\n  none"), "{text}");
+}
