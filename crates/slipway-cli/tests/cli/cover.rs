@@ -37,9 +37,9 @@ fn func_prints_what_go_tool_cover_printed_for_the_fixtures() {
     }
 }
 
-/// A fresh profile of testdata/hello, made now by `go test`, against `go tool cover -func` run now.
-#[test]
-fn func_matches_go_tool_cover_on_hello() {
+/// A fresh profile of testdata/hello made now by `go test` (in a temp dir kept alive by the first value), and
+/// what `go tool cover -func` prints for it now.
+fn hello_profile() -> (tempfile::TempDir, std::path::PathBuf, String) {
     let dir = tempfile::tempdir().unwrap();
     let profile = dir.path().join("hello.out");
     let hello = testdata("hello");
@@ -49,18 +49,25 @@ fn func_matches_go_tool_cover_on_hello() {
             .arg(&profile)
             .arg("./..."),
     );
-    let want = run_ok(
-        go().current_dir(&hello)
+    let func = run_ok(
+        go().current_dir(testdata("hello"))
             .args(["tool", "cover"])
             .arg(format!("-func={}", profile.display())),
     );
+    (dir, profile, String::from_utf8(func.stdout).unwrap())
+}
+
+/// A fresh profile of testdata/hello, made now by `go test`, against `go tool cover -func` run now.
+#[test]
+fn func_matches_go_tool_cover_on_hello() {
+    let (_dir, profile, want) = hello_profile();
+    let hello = testdata("hello");
     let got = run_ok(
         slipway()
             .current_dir(&hello)
             .args(["cover", "func"])
             .arg(&profile),
     );
-    let want = String::from_utf8(want.stdout).unwrap();
     assert!(want.lines().count() > 3, "{want}");
     assert_eq!(String::from_utf8(got.stdout).unwrap(), want);
 }
@@ -312,21 +319,8 @@ fn check_excludes_files_before_counting() {
 /// The total the gate uses is the `total:` line `go tool cover -func` prints, on a profile made now.
 #[test]
 fn check_total_is_go_tool_cover_func_total_on_hello() {
-    let dir = tempfile::tempdir().unwrap();
-    let profile = dir.path().join("hello.out");
+    let (_dir, profile, func) = hello_profile();
     let hello = testdata("hello");
-    run_ok(
-        go().current_dir(&hello)
-            .args(["test", "-count=1", "-coverprofile"])
-            .arg(&profile)
-            .arg("./..."),
-    );
-    let func = run_ok(
-        go().current_dir(&hello)
-            .args(["tool", "cover"])
-            .arg(format!("-func={}", profile.display())),
-    );
-    let func = String::from_utf8(func.stdout).unwrap();
     let total = func
         .lines()
         .last()
