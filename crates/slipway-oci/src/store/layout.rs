@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{BlobReader, BlobStore, Error, ManifestStore, Result, children};
+use super::{BlobReader, BlobStore, Error, ManifestStore, Result, store_manifest_blob};
 use crate::digest::{Algorithm, Digest, Digester};
 use crate::manifest::{self, Descriptor, Flavor, ImageIndex, Manifest, RawManifest, annotation};
 use crate::reference::{ManifestRef, Tag};
@@ -444,22 +444,7 @@ impl ManifestStore for OciLayout {
     }
 
     fn put_manifest(&self, manifest: &RawManifest, tag: Option<&Tag>) -> Result<()> {
-        for child in children(manifest)? {
-            // Foreign layers (with urls) are fetched from elsewhere by design.
-            if child.urls.is_empty() && self.blob_size(&child.digest)?.is_none() {
-                return Err(Error::MissingContent {
-                    manifest: manifest.digest().clone(),
-                    missing: child.digest,
-                    media_type: child.media_type,
-                    store: self.root.display().to_string(),
-                });
-            }
-        }
-        self.put_blob(
-            manifest.digest(),
-            Some(manifest.bytes().len() as u64),
-            &mut manifest.bytes(),
-        )?;
+        store_manifest_blob(self, manifest, || self.root.display().to_string())?;
         let Some(tag) = tag else { return Ok(()) };
         let mut entry = manifest.descriptor();
         entry

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::sync::{Arc, PoisonError, RwLock};
 
-use super::{BlobReader, BlobStore, Error, ManifestStore, Result, children};
+use super::{BlobReader, BlobStore, Error, ManifestStore, Result, store_manifest_blob};
 use crate::digest::Digest;
 use crate::manifest::RawManifest;
 use crate::reference::{ManifestRef, Tag};
@@ -150,21 +150,7 @@ impl ManifestStore for MemoryStore {
     }
 
     fn put_manifest(&self, manifest: &RawManifest, tag: Option<&Tag>) -> Result<()> {
-        for child in children(manifest)? {
-            if child.urls.is_empty() && self.blob_size(&child.digest)?.is_none() {
-                return Err(Error::MissingContent {
-                    manifest: manifest.digest().clone(),
-                    missing: child.digest,
-                    media_type: child.media_type,
-                    store: STORE_NAME.to_owned(),
-                });
-            }
-        }
-        self.put_blob(
-            manifest.digest(),
-            Some(manifest.bytes().len() as u64),
-            &mut manifest.bytes(),
-        )?;
+        store_manifest_blob(self, manifest, || STORE_NAME.to_owned())?;
         self.inner
             .manifests
             .write()

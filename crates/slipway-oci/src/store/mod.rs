@@ -291,6 +291,35 @@ pub trait ManifestStoreExt: ManifestStore {
 
 impl<T: ManifestStore + ?Sized> ManifestStoreExt for T {}
 
+/// What every [`ManifestStore::put_manifest`] does before tagging: refuse a manifest that names content the
+/// store lacks (so a tag never points at missing content; foreign layers with `urls` are fetched from
+/// elsewhere by design), then store the manifest's bytes as a blob. `store_name` names the store in the error.
+pub(crate) fn store_manifest_blob<S>(
+    store: &S,
+    manifest: &RawManifest,
+    store_name: impl FnOnce() -> String,
+) -> Result<()>
+where
+    S: BlobStore<Error = Error> + ?Sized,
+{
+    for child in children(manifest)? {
+        if child.urls.is_empty() && store.blob_size(&child.digest)?.is_none() {
+            return Err(Error::MissingContent {
+                manifest: manifest.digest().clone(),
+                missing: child.digest,
+                media_type: child.media_type,
+                store: store_name(),
+            });
+        }
+    }
+    store.put_blob(
+        manifest.digest(),
+        Some(manifest.bytes().len() as u64),
+        &mut manifest.bytes(),
+    )?;
+    Ok(())
+}
+
 /// The descriptors a manifest names directly: config and layers of an image, entries of an index. Used
 /// to check that a manifest's content is present before the manifest is stored (a `subject` may live
 /// elsewhere, so it is not included).
