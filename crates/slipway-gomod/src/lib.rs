@@ -37,5 +37,6 @@ pub mod layout;
 pub mod modfile;
 pub mod module;
 pub mod pseudo;
+pub mod source;
 pub mod sum;
 pub mod version;
