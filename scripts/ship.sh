@@ -5,7 +5,7 @@
 #
 #   bash scripts/ship.sh [MODULE_DIR [MAIN_PACKAGE]]     (default: testdata/hello ./cmd/hello)
 #
-# Output goes to target/ship/: cover.out, cover.lcov, and the OCI layout target/ship/image.
+# Output goes to target/ship/: cover.out, cover.lcov, coverage.html, and the OCI layout target/ship/image.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -38,6 +38,8 @@ step "test with coverage (go test -coverprofile), per-function summary (slipway 
 (cd "$module_dir" && "$slipway" cover func "$out/cover.out")
 (cd "$module_dir" && "$slipway" cover convert --to lcov "$out/cover.out" -o "$out/cover.lcov")
 echo "LCOV report: $out/cover.lcov"
+(cd "$module_dir" && "$slipway" cover convert --to html "$out/cover.out" -o "$out/coverage.html")
+echo "HTML report: $out/coverage.html"
 
 step "tags and version from git (slipway tag)"
 mapfile -t tags < <("$slipway" tag -C "$root")

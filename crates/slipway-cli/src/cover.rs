@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use slipway_cover::gate::Gates;
+use slipway_cover::covdata::{self, CovData, ModePolicy, PackageFilter, ReadOptions};
+use slipway_cover::gate::{DiffGate, Gates, GitChanges, module_repo_paths};
 use slipway_cover::{
-    Cobertura, Coverage, FuncReport, Lcov, ModuleResolver, ProfileMerger, ReportWriter,
+    Cobertura, Coverage, FuncReport, Html, Json, Lcov, ModuleResolver, ProfileMerger, ReportWriter,
 };
 
 use crate::CmdResult;
@@ -21,13 +22,47 @@ pub(crate) struct Args {
 
 #[derive(Debug, Subcommand)]
 enum CoverCommand {
-    /// Print coverage per function, as `go tool cover -func=PROFILE` does (run in the module directory).
+    /// Print coverage per function, as `go tool cover -func=PROFILE` does (run in the module directory),
+    /// or with `-i DIR[,DIR…]` as `go tool covdata func -i=DIR…` does for binary coverage data.
     Func {
         /// A text profile written by `go test -coverprofile`.
-        profile: PathBuf,
+        #[arg(required_unless_present = "input", conflicts_with = "input")]
+        profile: Option<PathBuf>,
+        /// `GOCOVERDIR` directories (comma-separated) instead of a text profile.
+        #[arg(short = 'i', value_name = "DIR[,DIR…]")]
+        input: Option<String>,
+        /// With `-i`: only packages matching these comma-separated patterns (`go tool covdata -pkg`).
+        #[arg(long = "pkg", value_name = "PATTERNS", requires = "input")]
+        pkg: Option<String>,
         /// Write to this file instead of standard output.
         #[arg(short = 'o', long = "output")]
         output: Option<PathBuf>,
+    },
+    /// Print the statement coverage of each package in `GOCOVERDIR` directories, as
+    /// `go tool covdata percent -i=DIR…` does.
+    Percent {
+        /// `GOCOVERDIR` directories (comma-separated).
+        #[arg(short = 'i', value_name = "DIR[,DIR…]", required = true)]
+        input: String,
+        /// Only packages matching these comma-separated patterns (`go tool covdata -pkg`).
+        #[arg(long = "pkg", value_name = "PATTERNS")]
+        pkg: Option<String>,
+        /// Also write the merged text profile to this file (as `go tool covdata percent -o` does).
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+    },
+    /// Convert `GOCOVERDIR` directories to a text profile, as `go tool covdata textfmt -i=DIR… -o=FILE`
+    /// does.
+    Textfmt {
+        /// `GOCOVERDIR` directories (comma-separated).
+        #[arg(short = 'i', value_name = "DIR[,DIR…]", required = true)]
+        input: String,
+        /// Only packages matching these comma-separated patterns (`go tool covdata -pkg`).
+        #[arg(long = "pkg", value_name = "PATTERNS")]
+        pkg: Option<String>,
+        /// The profile to write (`-` for standard output).
+        #[arg(short = 'o', long = "output", required = true)]
+        output: PathBuf,
     },
     /// Merge text profiles into one (identical blocks: OR in set mode, sum otherwise).
     Merge {
@@ -71,6 +106,13 @@ enum CoverCommand {
         /// Leave out files whose profile path matches REGEX.
         #[arg(long = "exclude", value_name = "REGEX")]
         excludes: Vec<String>,
+        /// Report diff coverage: the lines changed since the merge base of REV and HEAD, working tree
+        /// included (untracked files left out), in the git repository around the current directory.
+        #[arg(long = "diff-base", value_name = "REV")]
+        diff_base: Option<String>,
+        /// Minimum percentage of coverable changed lines covered (needs `--diff-base`).
+        #[arg(long = "diff", value_name = "N", requires = "diff_base")]
+        diff: Option<f64>,
     },
 }
 
@@ -81,12 +123,40 @@ enum Format {
     Lcov,
     /// Cobertura XML (Jenkins, GitLab, Azure DevOps).
     Cobertura,
+    /// JSON for tools (schema: docs/cover-json.schema.json).
+    Json,
+    /// One self-contained HTML page: sources highlighted as `go tool cover -html` does, package tables.
+    Html,
 }
 
 /// Runs `slipway cover …`.
 pub(crate) fn run(args: Args) -> CmdResult {
     match args.command {
-        CoverCommand::Func { profile, output } => {
+        CoverCommand::Func {
+            input: Some(input),
+            pkg,
+            output,
+            ..
+        } => {
+            let data = read_covdata(&input, pkg.as_deref(), ModePolicy::Relaxed)?;
+            write_output(output.as_deref(), data.func_text().as_bytes())?;
+        }
+        CoverCommand::Percent { input, pkg, output } => {
+            let data = read_covdata(&input, pkg.as_deref(), ModePolicy::Relaxed)?;
+            write_output(None, data.percent_text().as_bytes())?;
+            if let Some(output) = output {
+                write_output(Some(&output), data.textfmt().as_bytes())?;
+            }
+        }
+        CoverCommand::Textfmt { input, pkg, output } => {
+            let data = read_covdata(&input, pkg.as_deref(), ModePolicy::Strict)?;
+            write_output(Some(&output), data.textfmt().as_bytes())?;
+        }
+        CoverCommand::Func {
+            profile: Some(profile),
+            output,
+            ..
+        } => {
             let mut merger = ProfileMerger::new();
             merger.add_file(&profile)?;
             let profile = merger.finish()?;
@@ -126,6 +196,10 @@ pub(crate) fn run(args: Args) -> CmdResult {
                 Format::Cobertura => Cobertura::default()
                     .source(dir.display().to_string())
                     .write_report(&coverage, &mut bytes)?,
+                Format::Json => Json::default()
+                    .relative_to(&dir)
+                    .write_report(&coverage, &mut bytes)?,
+                Format::Html => Html::new(&resolver).write_report(&coverage, &mut bytes)?,
             }
             write_output(Some(&output), &bytes)?;
         }
@@ -136,9 +210,32 @@ pub(crate) fn run(args: Args) -> CmdResult {
             file,
             overrides,
             excludes,
-        } => return check(&profile, total, package, file, &overrides, &excludes),
+            diff_base,
+            diff,
+        } => {
+            let diff = diff_base.map(|base| (base, diff));
+            return check(&profile, total, package, file, &overrides, &excludes, diff);
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Reads `GOCOVERDIR` directories as `go tool covdata -i=DIRS` does, printing Go's warnings.
+fn read_covdata(
+    dirs: &str,
+    pkg: Option<&str>,
+    policy: ModePolicy,
+) -> Result<CovData, Box<dyn std::error::Error + Send + Sync>> {
+    let dirs: Vec<&str> = dirs.split(',').collect();
+    let mut options = ReadOptions::default().policy(policy);
+    if let Some(pkg) = pkg {
+        options = options.packages(PackageFilter::new(pkg)?);
+    }
+    let data = covdata::read_dirs(&dirs, &options)?;
+    for warning in data.warnings() {
+        eprintln!("warning: {warning}");
+    }
+    Ok(data)
 }
 
 /// `slipway cover check`: prints the gate report; exit status 1 when a gate fails.
@@ -149,6 +246,7 @@ fn check(
     file: Option<f64>,
     overrides: &[String],
     excludes: &[String],
+    diff: Option<(String, Option<f64>)>,
 ) -> CmdResult {
     let mut gates = Gates::new();
     if let Some(n) = total {
@@ -172,7 +270,24 @@ fn check(
     let resolver = ModuleResolver::discover(std::env::current_dir()?);
     let report = gates.check(&profile, &resolver)?;
     write_output(None, report.to_text().as_bytes())?;
-    Ok(if report.passed() {
+    let mut passed = report.passed();
+    if let Some((base, threshold)) = diff {
+        let mut gate = DiffGate::new();
+        if let Some(n) = threshold {
+            gate = gate.threshold(n)?;
+        }
+        for pattern in excludes {
+            gate = gate.exclude(pattern)?;
+        }
+        let git = GitChanges::new(std::env::current_dir()?, base);
+        let root = git.repo_root()?;
+        let changes = git.changes()?;
+        let to_repo = module_repo_paths(&resolver, &root);
+        let diff_report = gate.check(&profile, &changes, &resolver, &to_repo)?;
+        write_output(None, diff_report.to_text().as_bytes())?;
+        passed &= diff_report.passed();
+    }
+    Ok(if passed {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

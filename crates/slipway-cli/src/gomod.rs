@@ -43,6 +43,20 @@ enum GomodCommand {
         /// The go.mod or go.work file.
         file: PathBuf,
     },
+    /// Print the build list exactly as `go list -m all` prints it in DIR, computed without `go` from the
+    /// module cache and GOPROXY (GOFLAGS, GOWORK, GOTOOLCHAIN and GOMODCACHE are read as go reads them;
+    /// nothing is written to go.mod).
+    List {
+        /// The directory to run in (go's `-C`).
+        #[arg(short = 'C', default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Print the module requirement graph exactly as `go mod graph` prints it in DIR.
+    Graph {
+        /// The directory to run in (go's `-C`).
+        #[arg(short = 'C', default_value = ".")]
+        dir: PathBuf,
+    },
     /// Report a module tree's layout from its source: packages, main packages, conventional
     /// directories, `internal/` rule violations and go.mod tidiness (build tags are ignored).
     Layout {
@@ -64,6 +78,44 @@ pub(crate) fn run(args: Args) -> CmdResult {
         }
         GomodCommand::Fmt { file } => modfile(&file, Output::Fmt),
         GomodCommand::Layout { dir, json } => layout(&dir, json),
+        GomodCommand::List { dir } => mvs(&dir, false),
+        GomodCommand::Graph { dir } => mvs(&dir, true),
+    }
+}
+
+// `go list -m all` / `go mod graph`: go's warnings and `go: `-prefixed errors on stderr, exit 1 on error.
+fn mvs(dir: &std::path::Path, graph: bool) -> CmdResult {
+    use slipway_gomod::mvs;
+    let source = match slipway_gomod::source::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("go: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let options = mvs::Options::from_env();
+    let result = if graph {
+        mvs::graph(dir, &source, &options).map(|g| (g.to_string(), g.warnings))
+    } else {
+        mvs::list(dir, &source, &options).map(|l| (l.to_string(), l.warnings))
+    };
+    match result {
+        Ok((text, warnings)) => {
+            for w in warnings {
+                eprintln!("{w}");
+            }
+            std::io::stdout().lock().write_all(text.as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(failure) => {
+            for w in &failure.warnings {
+                eprintln!("{w}");
+            }
+            for e in &failure.errors {
+                eprintln!("go: {e}");
+            }
+            Ok(ExitCode::FAILURE)
+        }
     }
 }
 

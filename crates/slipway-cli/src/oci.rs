@@ -1,8 +1,6 @@
 //! `slipway index create|append|remove`, `slipway copy` and `slipway inspect`: thin layers over
-//! `slipway-oci`, for OCI image layout references (`oci:DIR[:TAG|@DIGEST]`).
-//!
-//! Registry references parse but are refused with a clear message: the registry store is not built yet,
-//! and a half-working push is worse than none.
+//! `slipway-oci`, for OCI image layouts (`oci:DIR[:TAG|@DIGEST]`) and registries
+//! (`[docker://]HOST[:PORT]/REPO[:TAG|@DIGEST]`), opened alike with `slipway_oci::store::open`.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -13,8 +11,11 @@ use slipway_oci::copy::{CopyOptions, copy as copy_image};
 use slipway_oci::index::{IndexBuilder, OnDuplicate, select_platform};
 use slipway_oci::manifest::{Descriptor, Flavor, ImageConfig, Manifest, RawManifest};
 use slipway_oci::platform::Platform;
-use slipway_oci::reference::{LayoutReference, ManifestRef, Reference, Tag};
-use slipway_oci::store::{BlobStoreExt, ManifestStore, ManifestStoreExt, OciLayout};
+use slipway_oci::reference::{ManifestRef, Reference, Tag};
+use slipway_oci::store::registry::{RegistryOptions, RegistryStore};
+use slipway_oci::store::{
+    AnyStore, BlobStoreExt, ManifestStore, ManifestStoreExt, OpenOptions, open,
+};
 
 use crate::CmdResult;
 
@@ -40,6 +41,15 @@ pub(crate) enum FormatArg {
     Docker,
 }
 
+/// Transport options for registry references.
+#[derive(Debug, Args)]
+pub(crate) struct TransportArgs {
+    /// Talk plain HTTP (no TLS) to registries that are not on loopback (loopback registries always get
+    /// plain HTTP, as Docker does).
+    #[arg(long)]
+    plain_http: bool,
+}
+
 /// Options shared by `create` and `append`.
 #[derive(Debug, Args)]
 pub(crate) struct EditArgs {
@@ -55,9 +65,11 @@ pub(crate) struct EditArgs {
 /// `slipway index create`.
 #[derive(Debug, Args)]
 pub(crate) struct CreateArgs {
-    /// Destination, `oci:DIR:TAG`.
+    /// Destination, `oci:DIR:TAG` or `[docker://]HOST/REPO[:TAG]`.
     #[arg(long, value_name = "REF")]
     to: String,
+    #[command(flatten)]
+    transport: TransportArgs,
     /// Index flavour (default: from the entries' media types).
     #[arg(long, value_enum)]
     format: Option<FormatArg>,
@@ -66,7 +78,7 @@ pub(crate) struct CreateArgs {
     platforms: Vec<String>,
     #[command(flatten)]
     edit: EditArgs,
-    /// Images or indexes to include, `oci:DIR[:TAG|@DIGEST]`.
+    /// Images or indexes to include, `oci:DIR[:TAG|@DIGEST]` or `[docker://]HOST/REPO[:TAG|@DIGEST]`.
     #[arg(required = true, value_name = "SRC_REF")]
     sources: Vec<String>,
 }
@@ -74,12 +86,14 @@ pub(crate) struct CreateArgs {
 /// `slipway index append`.
 #[derive(Debug, Args)]
 pub(crate) struct AppendArgs {
-    /// The index to edit, `oci:DIR:TAG`.
+    /// The index to edit, `oci:DIR:TAG` or `[docker://]HOST/REPO[:TAG]`.
     #[arg(value_name = "INDEX_REF")]
     index: String,
     #[command(flatten)]
     edit: EditArgs,
-    /// Images or indexes to add, `oci:DIR[:TAG|@DIGEST]`.
+    #[command(flatten)]
+    transport: TransportArgs,
+    /// Images or indexes to add, `oci:DIR[:TAG|@DIGEST]` or `[docker://]HOST/REPO[:TAG|@DIGEST]`.
     #[arg(required = true, value_name = "SRC_REF")]
     sources: Vec<String>,
 }
@@ -87,9 +101,11 @@ pub(crate) struct AppendArgs {
 /// `slipway index remove`.
 #[derive(Debug, Args)]
 pub(crate) struct RemoveArgs {
-    /// The index to edit, `oci:DIR:TAG`.
+    /// The index to edit, `oci:DIR:TAG` or `[docker://]HOST/REPO[:TAG]`.
     #[arg(value_name = "INDEX_REF")]
     index: String,
+    #[command(flatten)]
+    transport: TransportArgs,
     /// Remove the images for this platform (and their attestations). Repeatable.
     #[arg(
         long = "platform",
@@ -105,12 +121,14 @@ pub(crate) struct RemoveArgs {
 /// `slipway copy`.
 #[derive(Debug, Args)]
 pub(crate) struct CopyArgs {
-    /// Source, `oci:DIR[:TAG|@DIGEST]`.
+    /// Source, `oci:DIR[:TAG|@DIGEST]` or `[docker://]HOST/REPO[:TAG|@DIGEST]`.
     #[arg(value_name = "SRC_REF")]
     src: String,
-    /// Destination, `oci:DIR:TAG`.
+    /// Destination, `oci:DIR:TAG` or `[docker://]HOST/REPO[:TAG]` (`latest` when no tag is given).
     #[arg(value_name = "DST_REF")]
     dst: String,
+    #[command(flatten)]
+    transport: TransportArgs,
     /// Copy an index with all of its platforms (otherwise only the image for --platform or this host).
     #[arg(long)]
     all: bool,
@@ -122,9 +140,11 @@ pub(crate) struct CopyArgs {
 /// `slipway inspect`.
 #[derive(Debug, Args)]
 pub(crate) struct InspectArgs {
-    /// What to inspect, `oci:DIR[:TAG|@DIGEST]`.
+    /// What to inspect, `oci:DIR[:TAG|@DIGEST]` or `[docker://]HOST/REPO[:TAG|@DIGEST]`.
     #[arg(value_name = "REF")]
     reference: String,
+    #[command(flatten)]
+    transport: TransportArgs,
     /// Print the manifest (or, with --config, the config) exactly as stored.
     #[arg(long)]
     raw: bool,
@@ -136,29 +156,48 @@ pub(crate) struct InspectArgs {
     platform: Option<String>,
 }
 
-fn layout_ref(text: &str) -> Result<LayoutReference, Error> {
-    match Reference::parse(text)? {
-        Reference::Layout(l) => Ok(l),
-        Reference::Registry(r) => Err(format!(
-            "{text}: registry references ({r}) are not supported yet; use oci:DIR[:TAG|@DIGEST]"
-        )
-        .into()),
+fn options(transport: &TransportArgs) -> OpenOptions {
+    OpenOptions::new().plain_http(transport.plain_http)
+}
+
+/// The manifest a reference names: a layout's tag or digest (`None`: its only manifest), a registry's
+/// digest, else tag, else `latest`.
+fn target_of(reference: &Reference) -> Option<ManifestRef> {
+    match reference {
+        Reference::Layout(l) => l.target.clone(),
+        Reference::Registry(r) => Some(r.target()),
     }
 }
 
-fn destination_tag(text: &str, r: &LayoutReference) -> Result<Tag, Error> {
-    match &r.target {
-        Some(ManifestRef::Tag(t)) => Ok(t.clone()),
-        _ => Err(format!("{text}: the destination needs a tag (oci:DIR:TAG)").into()),
+/// The tag a destination gets. A layout needs one; a registry reference without one means `latest` (as
+/// Docker and skopeo read it), unless it names a digest only: then the manifest is pushed untagged.
+fn destination_tag(text: &str, reference: &Reference) -> Result<Option<Tag>, Error> {
+    match reference {
+        Reference::Layout(l) => match &l.target {
+            Some(ManifestRef::Tag(t)) => Ok(Some(t.clone())),
+            _ => Err(format!("{text}: the destination needs a tag (oci:DIR:TAG)").into()),
+        },
+        Reference::Registry(r) => match (&r.tag, &r.digest) {
+            (Some(t), _) => Ok(Some(t.clone())),
+            (None, Some(_)) => Ok(None),
+            (None, None) => Ok(Some(Tag::new(slipway_oci::reference::DEFAULT_TAG)?)),
+        },
     }
 }
 
-/// Opens a source layout and names its manifest by digest.
-fn open_source(text: &str) -> Result<(OciLayout, Descriptor), Error> {
-    let r = layout_ref(text)?;
-    let layout = OciLayout::open(&r.path)?;
-    let desc = layout.resolve(r.target.as_ref())?;
-    Ok((layout, desc))
+/// Opens a destination (creating a missing layout).
+fn open_destination(text: &str, transport: &TransportArgs) -> Result<(AnyStore, Reference), Error> {
+    let reference = Reference::parse(text)?;
+    let store = open(&reference, &options(transport).create(true))?;
+    Ok((store, reference))
+}
+
+/// Opens a source and names its manifest by digest.
+fn open_source(text: &str, transport: &TransportArgs) -> Result<(AnyStore, Descriptor), Error> {
+    let reference = Reference::parse(text)?;
+    let store = open(&reference, &options(transport))?;
+    let desc = store.resolve(target_of(&reference).as_ref())?;
+    Ok((store, desc))
 }
 
 enum AnnotationTarget {
@@ -193,14 +232,15 @@ fn parse_annotation(text: &str) -> Result<(AnnotationTarget, String, String), Er
 
 /// Adds each source's blobs to `dest` and its platforms to `builder`.
 fn add_sources(
-    dest: &OciLayout,
+    dest: &AnyStore,
     builder: &mut IndexBuilder,
     sources: &[String],
+    transport: &TransportArgs,
 ) -> Result<(), Error> {
     for src in sources {
-        let (src_layout, entry) = open_source(src)?;
+        let (src_store, entry) = open_source(src, transport)?;
         copy_image(
-            &src_layout,
+            &src_store,
             &ManifestRef::Digest(entry.digest.clone()),
             dest,
             None,
@@ -258,9 +298,9 @@ fn apply_annotations(builder: &mut IndexBuilder, annotations: &[String]) -> Resu
     Ok(())
 }
 
-fn finish_index(layout: &OciLayout, builder: &IndexBuilder, tag: &Tag) -> CmdResult {
+fn finish_index(store: &AnyStore, builder: &IndexBuilder, tag: Option<&Tag>) -> CmdResult {
     let raw = builder.build()?;
-    layout.put_manifest(&raw, Some(tag))?;
+    store.put_manifest(&raw, tag)?;
     println!("{}", raw.digest());
     Ok(ExitCode::SUCCESS)
 }
@@ -273,9 +313,8 @@ pub(crate) fn index(cmd: IndexCommand) -> CmdResult {
 fn run_index(cmd: IndexCommand) -> CmdResult {
     match cmd {
         IndexCommand::Create(args) => {
-            let to = layout_ref(&args.to)?;
+            let (dest, to) = open_destination(&args.to, &args.transport)?;
             let tag = destination_tag(&args.to, &to)?;
-            let dest = OciLayout::create(&to.path)?;
             let mut builder = IndexBuilder::new();
             if args.edit.replace {
                 builder = builder.on_duplicate(OnDuplicate::Replace);
@@ -285,7 +324,7 @@ fn run_index(cmd: IndexCommand) -> CmdResult {
                 Some(FormatArg::Docker) => builder = builder.flavor(Flavor::Docker),
                 None => {}
             }
-            add_sources(&dest, &mut builder, &args.sources)?;
+            add_sources(&dest, &mut builder, &args.sources, &args.transport)?;
             if !args.platforms.is_empty() {
                 let wanted = args
                     .platforms
@@ -295,19 +334,19 @@ fn run_index(cmd: IndexCommand) -> CmdResult {
                 builder.retain_platforms(&wanted);
             }
             apply_annotations(&mut builder, &args.edit.annotations)?;
-            finish_index(&dest, &builder, &tag)
+            finish_index(&dest, &builder, tag.as_ref())
         }
         IndexCommand::Append(args) => {
-            let (layout, mut builder, tag) = open_index(&args.index)?;
+            let (store, mut builder, tag) = open_index(&args.index, &args.transport)?;
             if args.edit.replace {
                 builder = builder.on_duplicate(OnDuplicate::Replace);
             }
-            add_sources(&layout, &mut builder, &args.sources)?;
+            add_sources(&store, &mut builder, &args.sources, &args.transport)?;
             apply_annotations(&mut builder, &args.edit.annotations)?;
-            finish_index(&layout, &builder, &tag)
+            finish_index(&store, &builder, Some(&tag))
         }
         IndexCommand::Remove(args) => {
-            let (layout, mut builder, tag) = open_index(&args.index)?;
+            let (store, mut builder, tag) = open_index(&args.index, &args.transport)?;
             let mut removed = 0;
             for p in &args.platforms {
                 let platform = Platform::parse(p)?;
@@ -328,18 +367,22 @@ fn run_index(cmd: IndexCommand) -> CmdResult {
                 "removed {removed} entr{}",
                 if removed == 1 { "y" } else { "ies" }
             );
-            finish_index(&layout, &builder, &tag)
+            finish_index(&store, &builder, Some(&tag))
         }
     }
 }
 
-fn open_index(text: &str) -> Result<(OciLayout, IndexBuilder, Tag), Error> {
-    let r = layout_ref(text)?;
-    let tag = destination_tag(text, &r)?;
-    let layout = OciLayout::open(&r.path)?;
-    let (_, decoded) = layout.get_decoded(&ManifestRef::Tag(tag.clone()))?;
+fn open_index(
+    text: &str,
+    transport: &TransportArgs,
+) -> Result<(AnyStore, IndexBuilder, Tag), Error> {
+    let reference = Reference::parse(text)?;
+    let tag = destination_tag(text, &reference)?
+        .ok_or_else(|| format!("{text}: the index to edit needs a tag"))?;
+    let store = open(&reference, &options(transport))?;
+    let (_, decoded) = store.get_decoded(&ManifestRef::Tag(tag.clone()))?;
     match decoded {
-        Manifest::Index(index) => Ok((layout, IndexBuilder::from_index(index), tag)),
+        Manifest::Index(index) => Ok((store, IndexBuilder::from_index(index), tag)),
         Manifest::Image(_) => Err(format!("{text} is an image, not an index").into()),
     }
 }
@@ -350,20 +393,31 @@ pub(crate) fn copy(args: &CopyArgs) -> CmdResult {
 }
 
 fn run_copy(args: &CopyArgs) -> CmdResult {
-    let (src, desc) = open_source(&args.src)?;
-    let dst_ref = layout_ref(&args.dst)?;
+    let (src, desc) = open_source(&args.src, &args.transport)?;
+    let dst_ref = Reference::parse(&args.dst)?;
     let tag = destination_tag(&args.dst, &dst_ref)?;
-    let dst = OciLayout::create(&dst_ref.path)?;
-    let mut options = CopyOptions::default().all(args.all);
+    let dst = match (&src, &dst_ref) {
+        // Between repositories of one registry, blobs are mounted instead of sent again.
+        (AnyStore::Registry(s), Reference::Registry(d)) if s.registry() == d.registry => {
+            AnyStore::Registry(RegistryStore::new(
+                d,
+                RegistryOptions::default()
+                    .plain_http(args.transport.plain_http)
+                    .mount_from(vec![s.repository().to_owned()]),
+            )?)
+        }
+        _ => open(&dst_ref, &options(&args.transport).create(true))?,
+    };
+    let mut copy_options = CopyOptions::default().all(args.all);
     if let Some(p) = &args.platform {
-        options = options.platform(Platform::parse(p)?);
+        copy_options = copy_options.platform(Platform::parse(p)?);
     }
     let report = copy_image(
         &src,
         &ManifestRef::Digest(desc.digest),
         &dst,
-        Some(&tag),
-        &options,
+        tag.as_ref(),
+        &copy_options,
     )
     .map_err(|e| chain(&e))?;
     eprintln!(
@@ -380,7 +434,7 @@ pub(crate) fn inspect(args: &InspectArgs) -> CmdResult {
 }
 
 fn run_inspect(args: &InspectArgs) -> CmdResult {
-    let (layout, desc) = open_source(&args.reference)?;
+    let (layout, desc) = open_source(&args.reference, &args.transport)?;
     let (mut raw, mut decoded) = layout.get_decoded(&ManifestRef::Digest(desc.digest.clone()))?;
     let wanted = match &args.platform {
         Some(p) => Some(Platform::parse(p)?),
@@ -418,7 +472,7 @@ fn run_inspect(args: &InspectArgs) -> CmdResult {
 
 fn summarize(
     reference: &str,
-    layout: &OciLayout,
+    layout: &AnyStore,
     raw: &RawManifest,
     decoded: &Manifest,
 ) -> Result<Value, Error> {

@@ -5,6 +5,7 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use slipway_cover::covdata::{self, ReadOptions};
 use slipway_cover::{
     FuncReport, MemoryResolver, ModuleResolver, Profile, ProfileMerger, SourceResolver, Summary,
     find_funcs,
@@ -41,6 +42,8 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(&profile).to_text());
     });
 
+    bench_covdata(c);
+
     // Function extents need the standard library's sources: GOROOT, or `go env GOROOT`.
     let disk = ModuleResolver::discover(env!("CARGO_MANIFEST_DIR"));
     let mut memory = MemoryResolver::new();
@@ -67,6 +70,44 @@ fn bench(c: &mut Criterion) {
     });
     c.bench_function("func report std.out (sources in memory)", |b| {
         b.iter(|| FuncReport::new(black_box(&profile), &memory).unwrap());
+    });
+}
+
+/// GOCOVERDIR data: the committed fixtures (small), and the large standard-library data
+/// `scripts/bench-cover-covdata.sh` generates under the target directory when it is there.
+fn bench_covdata(c: &mut Criterion) {
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/covdata/data");
+    let small: Vec<String> = ["count-a", "count-b", "test-count"]
+        .iter()
+        .map(|d| fixtures.join(d).to_string_lossy().into_owned())
+        .collect();
+    c.bench_function("covdata read+merge fixtures (3 dirs)", |b| {
+        b.iter(|| covdata::read_dirs(black_box(&small), &ReadOptions::default()).unwrap());
+    });
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"),
+        PathBuf::from,
+    );
+    let large = target.join("covdata-bench");
+    if !large.join(".done").exists() {
+        eprintln!(
+            "skipping the large covdata benchmarks: run scripts/bench-cover-covdata.sh to generate {}",
+            large.display()
+        );
+        return;
+    }
+    let dirs: Vec<String> = ["fmt", "strconv"]
+        .iter()
+        .map(|d| large.join(d).to_string_lossy().into_owned())
+        .collect();
+    c.bench_function("covdata read+merge std (fmt,strconv)", |b| {
+        b.iter(|| covdata::read_dirs(black_box(&dirs), &ReadOptions::default()).unwrap());
+    });
+    let data = covdata::read_dirs(&dirs, &ReadOptions::default()).unwrap();
+    c.bench_function("covdata textfmt std", |b| b.iter(|| black_box(&data).textfmt()));
+    c.bench_function("covdata func std", |b| b.iter(|| black_box(&data).func_text()));
+    c.bench_function("covdata percent std", |b| {
+        b.iter(|| black_box(&data).percent_text());
     });
 }
 

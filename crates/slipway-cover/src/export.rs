@@ -1,4 +1,5 @@
-//! Reports in the formats CI systems read: `go tool cover -func` text, LCOV and Cobertura XML.
+//! Reports in the formats CI systems read: `go tool cover -func` text, LCOV, Cobertura XML, JSON for
+//! tools ([`Json`]) and a self-contained HTML page ([`Html`]).
 //!
 //! Line data is derived from blocks: a block covers the lines from its start line to its end line,
 //! except an end line it reaches only at column 1 (block ends are exclusive). A line's hit count is the
@@ -15,6 +16,12 @@ use crate::error::Result;
 use crate::profile::{FileProfile, Profile, package_of};
 use crate::resolve::SourceResolver;
 use crate::summary::{FuncCoverage, FuncReport, blocks_in};
+
+mod html;
+mod json;
+
+pub use html::Html;
+pub use json::{JSON_SCHEMA_VERSION, Json};
 
 /// A profile with its functions and the on-disk path of each file: what every report is made from.
 #[derive(Debug, Clone)]

@@ -43,6 +43,14 @@ use crate::profile::{Profile, package_of};
 use crate::resolve::SourceResolver;
 use crate::summary::{Counts, func_counts};
 
+mod diff;
+
+#[cfg(feature = "git")]
+pub use diff::GitChanges;
+pub use diff::{
+    ChangedLines, Changes, DiffError, DiffGate, DiffReport, FileDiff, module_repo_paths,
+};
+
 /// The comment that takes a function out of the numbers.
 pub const IGNORE_COMMENT: &str = "//coverage:ignore";
 

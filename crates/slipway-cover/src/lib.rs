@@ -14,10 +14,14 @@
 //! - [`SourceResolver`]: profile file name to Go source ([`ModuleResolver`] reads go.mod, go.work, vendor/
 //!   and GOROOT/src; [`MemoryResolver`] holds sources in memory).
 //! - [`FuncReport`] and [`Summary`]: the numbers.
-//! - [`ReportWriter`]: [`GoFuncText`], [`Lcov`] (accepted by `genhtml`) and [`Cobertura`] XML, written
-//!   from a [`Coverage`] (a profile with its functions and source paths).
+//! - [`ReportWriter`]: [`GoFuncText`], [`Lcov`] (accepted by `genhtml`), [`Cobertura`] XML, [`Json`]
+//!   (schema `docs/cover-json.schema.json`, described in the README) and [`Html`] (one self-contained
+//!   page, sources highlighted as `go tool cover -html` does, plus package tables), written from a
+//!   [`Coverage`] (a profile with its functions and source paths).
 //! - [`gate::Gates`]: thresholds for the total, each package and each file (regex overrides, excludes,
 //!   generated files skipped, `//coverage:ignore` functions left out), checked into a [`gate::GateReport`].
+//! - [`gate::DiffGate`]: diff coverage, the changed lines (from a [`gate::ChangedLines`] provider such as
+//!   `gate::GitChanges` (feature `git`) or a unified diff) mapped onto the profile's blocks, with a threshold.
 //!
 //! # Two totals
 //!
@@ -69,6 +73,7 @@
 //! Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod covdata;
 mod error;
 mod export;
 mod funcs;
@@ -78,7 +83,9 @@ mod resolve;
 mod summary;
 
 pub use error::{Error, Result};
-pub use export::{Cobertura, Coverage, GoFuncText, Lcov, ReportWriter, line_hits};
+pub use export::{
+    Cobertura, Coverage, GoFuncText, Html, JSON_SCHEMA_VERSION, Json, Lcov, ReportWriter, line_hits,
+};
 pub use funcs::{FuncExtent, find_funcs};
 pub use profile::{Block, FileProfile, Mode, Profile, ProfileMerger, UnknownMode};
 pub use resolve::{MemoryResolver, Module, ModuleResolver, ResolveError, SourceResolver};

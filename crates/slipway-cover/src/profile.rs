@@ -165,6 +165,11 @@ impl Profile {
         merger.finish()
     }
 
+    /// A profile from parts already sorted and merged: files by name, blocks by start, each range once.
+    pub(crate) fn from_parts(mode: Option<Mode>, files: Vec<FileProfile>) -> Profile {
+        Profile { mode, files }
+    }
+
     /// The mode, or `None` for an empty input (Go accepts an empty profile too).
     pub fn mode(&self) -> Option<Mode> {
         self.mode

@@ -203,7 +203,7 @@ pub(crate) fn blocks_in<'a>(
 /// the last: every row has the same cells, so there is one column block per column. A column is as wide
 /// as its widest cell (in characters) plus one, rounded up to a multiple of 8, and each cell is padded
 /// with as many tabs as cover the rest, counted in steps of 8.
-fn tabwrite(rows: &[[String; 3]]) -> String {
+pub(crate) fn tabwrite(rows: &[[String; 3]]) -> String {
     const TAB_WIDTH: usize = 8;
     let width = |column: usize| {
         rows.iter()

@@ -9,6 +9,9 @@
 //! - [`sum`]: go.sum read, write (sorted as Go writes it) and verify.
 //! - [`buildinfo`]: the Go version, modules and build settings embedded in Go executables (ELF, PE, Mach-O).
 //! - [`layout`]: a module tree's packages, main packages, `internal/` violations and go.mod tidiness.
+//! - [`source`]: where module versions come from: GOPROXY over HTTP(S) (feature `http`) and `file://`, GOPROXY
+//!   lists with `,`/`|`/`off`/`direct` and GONOPROXY, the module cache (read and populated byte for byte as
+//!   `go mod download` writes it), `from_env()` as `go env` resolves it, parallel go.mod prefetch.
 //!
 //! ```
 //! use slipway_gomod::{modfile, version};
@@ -36,6 +39,7 @@ pub mod dirhash;
 pub mod layout;
 pub mod modfile;
 pub mod module;
+pub mod mvs;
 pub mod pseudo;
 pub mod source;
 pub mod sum;

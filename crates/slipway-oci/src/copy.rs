@@ -150,7 +150,14 @@ where
                 }
             }
         }
-        if tag.is_none() && self.dst.blob_size(raw.digest()).map_err(dst_err)?.is_some() {
+        // Asked as a manifest, not as a blob: registries need not serve manifests from the blob endpoint.
+        if tag.is_none()
+            && self
+                .dst
+                .get_manifest(&ManifestRef::Digest(raw.digest().clone()))
+                .map_err(dst_err)?
+                .is_some()
+        {
             self.skipped += 1;
         } else {
             self.dst.put_manifest(&raw, tag).map_err(dst_err)?;

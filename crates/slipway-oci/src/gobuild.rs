@@ -7,21 +7,51 @@
 //! 2. a layer with the binary at `/ko-app/<name>` and, when the package has a `kodata/` directory, its files
 //!    under `/var/run/ko` (`KO_DATA_PATH`), as ko lays them out, so images move between the two tools;
 //!
-//! on an empty base, with a non-root user (`65532:65532`), the binary as entrypoint, and the OCI annotations
-//! given in [`GoImageOptions::annotation`]. Builds are reproducible: Go builds with `-trimpath` are, layers
-//! are (see [`image`]), and every timestamp is `SOURCE_DATE_EPOCH` or the epoch. Platforms
-//! build in parallel.
-
+//! on an empty base ([`build_go_images`]) or on a base image from any store ([`build_go_images_on`],
+//! [`BaseImage`]), with the binary as entrypoint and the OCI annotations given in
+//! [`GoImageOptions::annotation`]. Builds are reproducible: Go builds with `-trimpath` are, layers are (see
+//! [`image`]), and every timestamp is `SOURCE_DATE_EPOCH` or the epoch. Platforms build, and their layers
+//! compress, in parallel.
+//!
+//! # On a base image
+//!
+//! What ko does, checked against its `gobuild.go`, with two deliberate differences marked *(slipway)*:
+//!
+//! - **Platform choice.** A base index offers one image per platform; each platform asked for takes the
+//!   entry whose OS, architecture and variant equal it after normalisation (`arm64/v8` = `arm64`;
+//!   attestation entries never match), and a platform the base lacks is an error naming it and the ones the
+//!   base has. A single-image base must be for the platform asked for (its config says which), so it
+//!   serves exactly one platform.
+//! - **Media types follow the base**: a Docker schema 2 base gives Docker manifests, config and layers (and
+//!   a Docker manifest list), an OCI base OCI ones, so no manifest mixes the two. [`GoImageOptions::flavor`]
+//!   applies only to the empty base. Docker manifests cannot carry annotations, so a Docker-typed result
+//!   has none.
+//! - **Config**: the base's, with the entrypoint replaced by the binary and the command cleared; `/ko-app`
+//!   appended to the base's `PATH` (or `PATH=/ko-app` when it has none) and `KO_DATA_PATH` set; working
+//!   directory, labels and other variables kept; the base's diff IDs and history first, ours appended;
+//!   `created` = [`GoImageOptions::created`].
+//! - **User** *(slipway)*: the base's user is kept when it sets one (ko keeps it too); when it sets none,
+//!   the image runs as [`GoImageOptions::user`] (`65532:65532`) rather than ko's root, so no base turns
+//!   a slipway image into a root one by omission.
+//! - **Annotations**: each image gets `org.opencontainers.image.base.name` (the base reference as given,
+//!   normalised) and `org.opencontainers.image.base.digest` (the digest of the platform image manifest it
+//!   was built on); the index gets `base.name` and, when the base is an index, `base.digest` = the base
+//!   index's digest — as ko writes them.
+//! - **Layers** of the base are copied into the destination store only when it lacks them.
+//! - **CA certificates** *(slipway)*: the base is expected to bring its own; a bundle is added only when
+//!   [`GoImageOptions::ca_certificates`] names one (the CLI adds the host's only on the empty base).
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::digest::Digest;
 use crate::image::{self, BuiltImage, ImageBuilder, Layer, LayerBuilder};
-use crate::index::{self, IndexBuilder};
-use crate::manifest::{Flavor, RawManifest};
+use crate::index::{self, IndexBuilder, select_platform};
+use crate::manifest::{self, Descriptor, Flavor, ImageConfig, Manifest, RawManifest};
 use crate::platform::Platform;
-use crate::store::{BlobStore, ManifestStore};
+use crate::reference::ManifestRef;
+use crate::store::{self, BlobStore, BlobStoreExt, ManifestStore, ManifestStoreExt};
 
 /// Where ko (and slipway) put the binary and the package's `kodata/` files.
 pub const APP_DIR: &str = "/ko-app";
@@ -31,6 +61,10 @@ pub const DATA_DIR: &str = "/var/run/ko";
 pub const CA_CERTIFICATES_PATH: &str = "/etc/ssl/certs/ca-certificates.crt";
 /// The user images run as: distroless's `nonroot`.
 pub const NONROOT_USER: &str = "65532:65532";
+/// The annotation naming the base image (OCI pre-defined key).
+pub const BASE_NAME: &str = "org.opencontainers.image.base.name";
+/// The annotation giving the digest of the base image manifest (OCI pre-defined key).
+pub const BASE_DIGEST: &str = "org.opencontainers.image.base.digest";
 
 /// Why a Go image could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +129,51 @@ pub enum Error {
     /// Assembling the index failed.
     #[error(transparent)]
     Index(#[from] index::Error),
+    /// The base image has no image for a platform asked for.
+    #[error("base image {base} has no image for {platform} (it has: {available})")]
+    BasePlatformMissing {
+        /// The base reference.
+        base: String,
+        /// The platform asked for.
+        platform: String,
+        /// The platforms the base offers, comma-separated.
+        available: String,
+    },
+    /// A single-image base is for another platform than the one asked for.
+    #[error("base image {base} is for {found}, not {platform}")]
+    BasePlatformMismatch {
+        /// The base reference.
+        base: String,
+        /// The platform asked for.
+        platform: String,
+        /// The platform of the base image's config.
+        found: String,
+    },
+    /// The base cannot serve as a base (a nested index, an artifact, a broken config).
+    #[error("base image {base}: {reason}")]
+    InvalidBase {
+        /// The base reference.
+        base: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Reading the base image, or copying its layers into the destination, failed.
+    #[error("base image {base}")]
+    BaseStore {
+        /// The base reference.
+        base: String,
+        /// The store's error (boxed: store errors are large, and this enum is returned everywhere).
+        source: Box<store::Error>,
+    },
+    /// Reading the build information of a built binary failed (for its SBOM).
+    #[cfg(feature = "sbom")]
+    #[error("reading the Go build information of {path}")]
+    BuildInfo {
+        /// The binary.
+        path: PathBuf,
+        /// The reader's error.
+        source: slipway_gomod::buildinfo::Error,
+    },
 }
 
 /// `Result` with this module's error.
@@ -123,6 +202,9 @@ pub struct GoImageOptions {
     pub flavor: Flavor,
     /// Extra environment for `go build` (e.g. `GOFLAGS`, `GOPROXY`).
     pub go_env: Vec<(String, String)>,
+    /// Attach an SPDX SBOM of each binary's Go modules to its image (see [`crate::sbom`]).
+    #[cfg(feature = "sbom")]
+    pub sbom: bool,
 }
 
 impl Default for GoImageOptions {
@@ -137,6 +219,8 @@ impl Default for GoImageOptions {
             annotations: BTreeMap::new(),
             flavor: Flavor::Oci,
             go_env: Vec::new(),
+            #[cfg(feature = "sbom")]
+            sbom: false,
         }
     }
 }
@@ -205,6 +289,14 @@ impl GoImageOptions {
         self.go_env.push((key.to_owned(), value.to_owned()));
         self
     }
+
+    /// Whether to attach an SPDX SBOM to each image (off by default in the library).
+    #[cfg(feature = "sbom")]
+    #[must_use]
+    pub fn sbom(mut self, on: bool) -> Self {
+        self.sbom = on;
+        self
+    }
 }
 
 /// What [`build_go_images`] wrote.
@@ -214,6 +306,8 @@ pub struct GoImages {
     pub images: Vec<BuiltImage>,
     /// The index over them when more than one platform was built.
     pub index: Option<RawManifest>,
+    /// The SBOM artifact manifests, one per image in the same order (empty when SBOMs are off).
+    pub sboms: Vec<RawManifest>,
 }
 
 impl GoImages {
@@ -235,7 +329,7 @@ pub fn go_platform_env(platform: &Platform) -> Result<Vec<(&'static str, String)
     if platform.os != "linux" {
         // An empty base has no OS files; Windows and the BSDs need a base image with theirs.
         return Err(unsupported(
-            "only linux images can be built on an empty base",
+            "only linux images can be built (Windows needs ko's Files/ and Hives/ layer layout)",
         ));
     }
     let mut env = vec![
@@ -359,9 +453,201 @@ fn add_tree(mut layer: LayerBuilder, dir: &Path, target: &str) -> Result<LayerBu
     Ok(layer)
 }
 
+/// A base image to build on: a manifest (an image, or an index of per-platform images) read from a store,
+/// and the name it was asked for by (recorded in the `base.name` annotation).
+#[derive(Debug, Clone)]
+pub struct BaseImage<B> {
+    store: B,
+    name: String,
+    top: RawManifest,
+    decoded: Manifest,
+}
+
+/// One platform's image of a base.
+#[derive(Debug, Clone)]
+struct PlatformBase {
+    digest: Digest,
+    flavor: Flavor,
+    config: ImageConfig,
+    layers: Vec<Descriptor>,
+}
+
+impl<B> BaseImage<B>
+where
+    B: BlobStore + ManifestStore,
+{
+    /// Reads the manifest `target` names in `store`; `name` is the reference it was given as.
+    pub fn open(store: B, target: &ManifestRef, name: impl Into<String>) -> Result<Self> {
+        let name = name.into();
+        let top = store
+            .require_manifest(target)
+            .map_err(|source| Error::BaseStore {
+                base: name.clone(),
+                source: Box::new(source),
+            })?;
+        BaseImage::from_manifest(store, top, name)
+    }
+
+    /// A base from a manifest already read from `store` (e.g. a layout's only entry).
+    pub fn from_manifest(store: B, top: RawManifest, name: impl Into<String>) -> Result<Self> {
+        let name = name.into();
+        let decoded = top.decode().map_err(|e| Error::InvalidBase {
+            base: name.clone(),
+            reason: e.to_string(),
+        })?;
+        Ok(BaseImage {
+            store,
+            name,
+            top,
+            decoded,
+        })
+    }
+
+    /// The name the base was given as.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The base manifest (image or index).
+    pub fn manifest(&self) -> &RawManifest {
+        &self.top
+    }
+
+    /// The media type flavour of the base's images, which the built images take.
+    pub fn flavor(&self) -> Flavor {
+        match &self.decoded {
+            Manifest::Image(m) => m.flavor(),
+            Manifest::Index(i) => i.flavor(),
+        }
+    }
+
+    fn invalid(&self, reason: impl Into<String>) -> Error {
+        Error::InvalidBase {
+            base: self.name.clone(),
+            reason: reason.into(),
+        }
+    }
+
+    fn store_error(&self, source: store::Error) -> Error {
+        Error::BaseStore {
+            base: self.name.clone(),
+            source: Box::new(source),
+        }
+    }
+
+    /// The base's image for `platform`, with its config and layers.
+    fn for_platform(&self, platform: &Platform) -> Result<PlatformBase> {
+        let (raw, image) = match &self.decoded {
+            Manifest::Index(index) => {
+                let Some(entry) = select_platform(index, platform) else {
+                    let available: Vec<String> = index
+                        .manifests
+                        .iter()
+                        .filter(|d| !d.is_attestation())
+                        .filter_map(|d| d.platform.as_ref().map(|p| p.normalize().to_string()))
+                        .collect();
+                    return Err(Error::BasePlatformMissing {
+                        base: self.name.clone(),
+                        platform: platform.to_string(),
+                        available: if available.is_empty() {
+                            "no platforms".to_owned()
+                        } else {
+                            available.join(", ")
+                        },
+                    });
+                };
+                if !manifest::is_manifest(&entry.media_type) {
+                    return Err(self.invalid(format!(
+                        "its entry for {platform} is a {}, not an image manifest",
+                        entry.media_type
+                    )));
+                }
+                let (raw, decoded) = self
+                    .store
+                    .get_decoded(&ManifestRef::Digest(entry.digest.clone()))
+                    .map_err(|e| self.store_error(e))?;
+                let Manifest::Image(image) = decoded else {
+                    return Err(self.invalid(format!("its entry for {platform} is an index")));
+                };
+                (raw, image)
+            }
+            Manifest::Image(image) => (self.top.clone(), image.clone()),
+        };
+        if image.artifact_type.is_some() || !is_image_config(&image.config.media_type) {
+            return Err(self.invalid(format!(
+                "{} is not a container image (config {})",
+                raw.digest(),
+                image.config.media_type
+            )));
+        }
+        let bytes = self
+            .store
+            .read_blob(&image.config.digest)
+            .map_err(|e| self.store_error(e))?;
+        let config = ImageConfig::from_slice(&bytes).map_err(|e| self.invalid(e.to_string()))?;
+        let found = config.platform();
+        if !platform.matches(&found) {
+            return Err(Error::BasePlatformMismatch {
+                base: self.name.clone(),
+                platform: platform.to_string(),
+                found: found.normalize().to_string(),
+            });
+        }
+        Ok(PlatformBase {
+            digest: raw.digest().clone(),
+            flavor: image.flavor(),
+            config,
+            layers: image.layers,
+        })
+    }
+
+    /// Copies the base layers `layers` into `store` when it lacks them.
+    fn copy_layers<S>(&self, layers: &[Descriptor], store: &S) -> Result<()>
+    where
+        S: BlobStore + ?Sized,
+    {
+        for layer in layers {
+            if !layer.urls.is_empty() {
+                // Foreign layers are fetched from their URLs by whoever pulls the image.
+                continue;
+            }
+            if store
+                .has_blob(&layer.digest)
+                .map_err(|e| self.store_error(e))?
+            {
+                continue;
+            }
+            let reader = self
+                .store
+                .open_blob(&layer.digest)
+                .map_err(|e| self.store_error(store::Error::from_backend(e)))?;
+            let Some(mut reader) = reader else {
+                return Err(self.store_error(store::Error::NotFound {
+                    what: "blob",
+                    name: layer.digest.to_string(),
+                    store: self.name.clone(),
+                }));
+            };
+            // The destination verifies digest and size before the blob becomes visible.
+            store
+                .put_blob(&layer.digest, Some(layer.size), &mut reader)
+                .map_err(|e| self.store_error(store::Error::from_backend(e)))?;
+        }
+        Ok(())
+    }
+}
+
+fn is_image_config(media_type: &str) -> bool {
+    matches!(
+        media_type,
+        manifest::media_type::OCI_CONFIG | manifest::media_type::DOCKER_CONFIG
+    )
+}
+
 /// Builds images of the Go main package `package` (`./cmd/hello`) of the module in `module_dir` for each
-/// of `options.platforms`, stores them in `store` (blobs first), and, for more than one platform, an index
-/// over them. Nothing is tagged: tag [`GoImages::top`] with [`ManifestStore::put_manifest`].
+/// of `options.platforms` on an empty base, stores them in `store` (blobs first), and, for more than one
+/// platform, an index over them. Nothing is tagged: tag [`GoImages::top`] with
+/// [`ManifestStore::put_manifest`].
 pub fn build_go_images<S>(
     module_dir: &Path,
     package: &str,
@@ -371,36 +657,124 @@ pub fn build_go_images<S>(
 where
     S: BlobStore + ManifestStore + ?Sized,
 {
-    if options.platforms.is_empty() {
+    build(
+        module_dir,
+        package,
+        options,
+        None::<&BaseImage<crate::store::MemoryStore>>,
+        store,
+    )
+}
+
+/// Like [`build_go_images`], on `base` (see the [module documentation](self) for what is taken from it).
+pub fn build_go_images_on<B, S>(
+    module_dir: &Path,
+    package: &str,
+    options: &GoImageOptions,
+    base: &BaseImage<B>,
+    store: &S,
+) -> Result<GoImages>
+where
+    B: BlobStore + ManifestStore,
+    S: BlobStore + ManifestStore + ?Sized,
+{
+    build(module_dir, package, options, Some(base), store)
+}
+
+/// At least one platform, none twice, each one Go can build.
+fn check_platforms(platforms: &[Platform]) -> Result<()> {
+    if platforms.is_empty() {
         return Err(Error::NoPlatforms);
     }
-    for (i, platform) in options.platforms.iter().enumerate() {
-        if options.platforms[..i].contains(platform) {
+    for (i, platform) in platforms.iter().enumerate() {
+        if platforms[..i].contains(platform) {
             return Err(Error::DuplicatePlatform {
                 platform: platform.to_string(),
             });
         }
         go_platform_env(platform)?;
     }
+    Ok(())
+}
+
+/// One platform, built: the image in memory, and what its SBOM needs.
+struct Built {
+    image: BuiltImage,
+    base_layers: Vec<Descriptor>,
+    #[cfg(feature = "sbom")]
+    build_info: Option<slipway_gomod::buildinfo::BuildInfo>,
+}
+
+fn build<B, S>(
+    module_dir: &Path,
+    package: &str,
+    options: &GoImageOptions,
+    base: Option<&BaseImage<B>>,
+    store: &S,
+) -> Result<GoImages>
+where
+    B: BlobStore + ManifestStore,
+    S: BlobStore + ManifestStore + ?Sized,
+{
+    check_platforms(&options.platforms)?;
     let name = binary_name(package)?;
+    // Every platform's base is found before anything is compiled: a missing platform fails fast.
+    let bases = match base {
+        Some(base) => options
+            .platforms
+            .iter()
+            .map(|p| base.for_platform(p).map(Some))
+            .collect::<Result<Vec<_>>>()?,
+        None => vec![None; options.platforms.len()],
+    };
+    let flavor = base.map_or(options.flavor, BaseImage::flavor);
+    if let Some((base, odd)) = base.zip(bases.iter().flatten().find(|b| b.flavor != flavor)) {
+        // A consistent index never holds this, but a hand-made one might: one flavour per result.
+        return Err(base.invalid(format!(
+            "its image {} has {:?} media types inside a {:?} index",
+            odd.digest, odd.flavor, flavor
+        )));
+    }
     let work = tempfile::tempdir().map_err(|source| Error::Io {
         action: "creating a build directory in",
         path: std::env::temp_dir(),
         source,
     })?;
+    let ca_layer = match &options.ca_certificates {
+        Some(bundle) => Some(
+            LayerBuilder::new()
+                .mtime(options.created)
+                .flavor(flavor)
+                .file_from(CA_CERTIFICATES_PATH, 0o644, bundle.clone())
+                .build()?,
+        ),
+        None => None,
+    };
+    let data_dir = module_dir.join(package).join("kodata");
+    let data_dir = data_dir.is_dir().then_some(data_dir);
+    let job = Job {
+        module_dir,
+        package,
+        options,
+        name: &name,
+        work: work.path(),
+        ca_layer: ca_layer.as_ref(),
+        data_dir: data_dir.as_deref(),
+        flavor,
+        base_name: base.map(BaseImage::name),
+    };
 
-    // `go build` parallelises inside one build too, but linking is serial: one process per platform keeps
-    // both cores busy.
-    let binaries: Vec<PathBuf> = std::thread::scope(|scope| {
+    // One thread per platform runs `go build` (whose linking is serial) and then compresses that
+    // platform's layer, so both cores stay busy through both phases.
+    let built: Vec<Built> = std::thread::scope(|scope| {
         let handles: Vec<_> = options
             .platforms
             .iter()
+            .zip(bases)
             .enumerate()
-            .map(|(i, platform)| {
-                let out = work.path().join(format!("{i}-{name}"));
-                scope.spawn(move || {
-                    go_build(module_dir, package, platform, options, &out).map(|()| out)
-                })
+            .map(|(i, (platform, base))| {
+                let job = &job;
+                scope.spawn(move || job.build_platform(i, platform, base))
             })
             .collect();
         handles
@@ -412,69 +786,170 @@ where
             .collect::<Result<_>>()
     })?;
 
-    let ca_layer = match &options.ca_certificates {
-        Some(bundle) => Some(
-            LayerBuilder::new()
-                .mtime(options.created)
-                .flavor(options.flavor)
-                .file_from(CA_CERTIFICATES_PATH, 0o644, bundle.clone())
-                .build()?,
-        ),
-        None => None,
-    };
-    let data_dir = module_dir.join(package).join("kodata");
-    let has_data = data_dir.is_dir();
-    let app = format!("{APP_DIR}/{name}");
+    let mut images = Vec::with_capacity(built.len());
+    // Only the `sbom` feature fills it.
+    #[cfg_attr(not(feature = "sbom"), allow(unused_mut))]
+    let mut sboms = Vec::new();
+    for one in built {
+        if let Some(base) = base {
+            base.copy_layers(&one.base_layers, store)?;
+        }
+        one.image.write_to(store)?;
+        #[cfg(feature = "sbom")]
+        if let Some(info) = &one.build_info {
+            sboms.push(crate::sbom::attach(
+                store,
+                info,
+                &one.image.descriptor(),
+                options.created,
+            )
+            .map_err(image::Error::Store)?);
+        }
+        images.push(one.image);
+    }
 
-    let mut images = Vec::with_capacity(binaries.len());
-    for (platform, binary) in options.platforms.iter().zip(&binaries) {
+    let index = if images.len() > 1 {
+        Some(write_index(&images, options, flavor, base, store)?)
+    } else {
+        None
+    };
+    Ok(GoImages {
+        images,
+        index,
+        sboms,
+    })
+}
+
+/// Writes the index over `images`, annotated like them (OCI only: Docker lists carry no annotations).
+fn write_index<B, S>(
+    images: &[BuiltImage],
+    options: &GoImageOptions,
+    flavor: Flavor,
+    base: Option<&BaseImage<B>>,
+    store: &S,
+) -> Result<RawManifest>
+where
+    S: ManifestStore + ?Sized,
+{
+    let mut builder = IndexBuilder::new().flavor(flavor);
+    if flavor == Flavor::Oci {
+        if let Some(base) = base {
+            builder.set_annotation(BASE_NAME, base.name.clone());
+            if let Manifest::Index(_) = base.decoded {
+                builder.set_annotation(BASE_DIGEST, base.top.digest().to_string());
+            }
+        }
+        for (key, value) in &options.annotations {
+            builder.set_annotation(key.clone(), value.clone());
+        }
+    }
+    for image in images {
+        builder.push(image.descriptor())?;
+    }
+    let index = builder.build()?;
+    store
+        .put_manifest(&index, None)
+        .map_err(|e| image::Error::Store(crate::store::Error::from_backend(e)))?;
+    Ok(index)
+}
+
+/// What every platform's build shares.
+struct Job<'a> {
+    module_dir: &'a Path,
+    package: &'a str,
+    options: &'a GoImageOptions,
+    name: &'a str,
+    work: &'a Path,
+    ca_layer: Option<&'a Layer>,
+    data_dir: Option<&'a Path>,
+    flavor: Flavor,
+    base_name: Option<&'a str>,
+}
+
+impl Job<'_> {
+    fn build_platform(
+        &self,
+        i: usize,
+        platform: &Platform,
+        base: Option<PlatformBase>,
+    ) -> Result<Built> {
+        let options = self.options;
+        let binary = self.work.join(format!("{i}-{}", self.name));
+        go_build(self.module_dir, self.package, platform, options, &binary)?;
+        #[cfg(feature = "sbom")]
+        let build_info = if options.sbom {
+            Some(
+                slipway_gomod::buildinfo::BuildInfo::read_file(&binary).map_err(|source| {
+                    Error::BuildInfo {
+                        path: binary.clone(),
+                        source,
+                    }
+                })?,
+            )
+        } else {
+            None
+        };
+        let app = format!("{APP_DIR}/{}", self.name);
         let mut app_layer = LayerBuilder::new()
             .mtime(options.created)
-            .flavor(options.flavor)
+            .flavor(self.flavor)
             .file_from(&app, 0o755, binary.clone());
-        if has_data {
-            app_layer = add_tree(app_layer.dir(DATA_DIR, 0o755), &data_dir, DATA_DIR)?;
+        if let Some(data_dir) = self.data_dir {
+            app_layer = add_tree(app_layer.dir(DATA_DIR, 0o755), data_dir, DATA_DIR)?;
         }
         let app_layer: Layer = app_layer.build()?;
+
         let mut image = ImageBuilder::new(platform.clone())
-            .flavor(options.flavor)
+            .flavor(self.flavor)
             .created(options.created)
-            .entrypoint([app.as_str()])
-            .user(&options.user)
-            .env(
-                "PATH",
-                &format!("{APP_DIR}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
-            )
-            .env("KO_DATA_PATH", DATA_DIR);
-        if ca_layer.is_some() {
+            .entrypoint([app.as_str()]);
+        let mut base_layers = Vec::new();
+        match base {
+            None => {
+                image = image.user(&options.user).env(
+                    "PATH",
+                    &format!(
+                        "{APP_DIR}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+                    ),
+                );
+            }
+            Some(base) => {
+                let runtime = base.config.config.clone().unwrap_or_default();
+                let path = runtime
+                    .env
+                    .iter()
+                    .find_map(|e| e.strip_prefix("PATH="))
+                    .map_or_else(|| APP_DIR.to_owned(), |p| format!("{p}:{APP_DIR}"));
+                image = image.env("PATH", &path);
+                if runtime.user.as_deref().is_none_or(str::is_empty) {
+                    image = image.user(&options.user);
+                }
+                if let Some(name) = self.base_name {
+                    image = image
+                        .annotation(BASE_NAME, name)
+                        .annotation(BASE_DIGEST, base.digest.as_str());
+                }
+                base_layers.clone_from(&base.layers);
+                image = image.base(base.config, base.layers);
+            }
+        }
+        image = image.env("KO_DATA_PATH", DATA_DIR);
+        if self.ca_layer.is_some() {
             image = image.env("SSL_CERT_FILE", CA_CERTIFICATES_PATH);
         }
-        for layer in ca_layer.iter().cloned().chain([app_layer]) {
+        for layer in self.ca_layer.into_iter().cloned().chain([app_layer]) {
             image = image.layer(layer);
         }
         for (key, value) in &options.annotations {
             image = image.annotation(key, value);
         }
-        images.push(image.write_to(store)?);
+        Ok(Built {
+            image: image.build()?,
+            base_layers,
+            #[cfg(feature = "sbom")]
+            build_info,
+        })
     }
-
-    let index = if images.len() > 1 {
-        let mut builder = IndexBuilder::new().flavor(options.flavor);
-        for (key, value) in &options.annotations {
-            builder.set_annotation(key.clone(), value.clone());
-        }
-        for image in &images {
-            builder.push(image.descriptor())?;
-        }
-        let index = builder.build()?;
-        store
-            .put_manifest(&index, None)
-            .map_err(|e| image::Error::Store(crate::store::Error::from_backend(e)))?;
-        Some(index)
-    } else {
-        None
-    };
-    Ok(GoImages { images, index })
 }
 
 #[cfg(test)]

@@ -4,6 +4,17 @@
 //! owner and group are fixed numbers with empty names, every mtime is the same (`SOURCE_DATE_EPOCH`, or
 //! the Unix epoch), and gzip writes no file name and a zero timestamp. Building the same inputs twice
 //! gives the same bytes, hence the same digests.
+//!
+//! Compression is gzip level 1 by default, as ko's layers are (go-containerregistry's `tarball` layers
+//! default to `gzip.BestSpeed`): a Go binary barely shrinks at higher levels while compression time
+//! grows several-fold. The deflate backend is always zlib-rs (flate2's `zlib-rs` feature, enabled by this
+//! crate): gzip output differs between deflate implementations, so pinning one keeps the bytes, and so the
+//! digests, the same on every machine and in every build of slipway. The uncompressed tar is digested
+//! (diff ID) and the compressed stream digested and counted as it is written, in one pass.
+//!
+//! An image can sit on a base ([`ImageBuilder::base`]): the base's layers come first, its config is
+//! the starting point (environment, working directory, user, labels and history kept; entrypoint and
+//! command replaced), and its diff IDs and history entries precede ours.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -60,9 +71,35 @@ pub enum Error {
         /// The rule broken.
         source: Box<manifest::Error>,
     },
+    /// The base image's config lists another number of diff IDs than its manifest has layers.
+    #[error("the base image has {layers} layers but its config lists {diff_ids} diff IDs")]
+    BaseMismatch {
+        /// Layers in the base manifest.
+        layers: usize,
+        /// Diff IDs in the base config.
+        diff_ids: usize,
+    },
     /// Writing to the store failed.
     #[error(transparent)]
     Store(#[from] store::Error),
+}
+
+/// Sets `key=value` in a `KEY=value` list, replacing the first entry for `key` in place (so the order of
+/// a base's environment is kept) and dropping any later duplicates.
+fn set_env(env: &mut Vec<String>, key: &str, value: &str) {
+    let entry = format!("{key}={value}");
+    let is_key = |e: &String| e.split_once('=').map_or(e.as_str(), |(k, _)| k) == key;
+    match env.iter().position(is_key) {
+        Some(first) => {
+            env[first] = entry;
+            let mut i = 0;
+            env.retain(|e| {
+                i += 1;
+                i - 1 == first || !is_key(e)
+            });
+        }
+        None => env.push(entry),
+    }
 }
 
 /// A path fault found while entries are added, reported when the layer is built.
@@ -157,8 +194,180 @@ impl Default for LayerBuilder {
             mtime: 0,
             uid: 0,
             gid: 0,
-            level: 6,
+            level: DEFAULT_LEVEL,
             flavor: Flavor::Oci,
+        }
+    }
+}
+
+/// The default gzip level: 1, as ko (go-containerregistry's `gzip.BestSpeed`).
+pub const DEFAULT_LEVEL: u32 = 1;
+
+/// How much of the tar stream is gathered before it is digested and handed to the compressor: large
+/// writes keep the per-call overhead of SHA-256 and deflate negligible.
+const STREAM_BUFFER: usize = 256 * 1024;
+
+/// Uncompressed bytes per independently deflated piece of a layer. A constant, so the compressed bytes
+/// never depend on how many threads did the work.
+const PIECE: usize = 1 << 20;
+
+/// Deflate's window: each piece is primed with this much of the data before it (as pigz does), so
+/// splitting costs almost no compression.
+const WINDOW: usize = 32 * 1024;
+
+/// A gzip writer that deflates 1 MiB pieces in parallel, pigz-style: each piece is compressed on its own
+/// (primed with the preceding 32 KiB as dictionary) and ends with a sync flush, which byte-aligns it, so
+/// the pieces concatenate into one ordinary deflate stream inside one gzip member. The CRC-32 and size
+/// of the trailer are computed over the uncompressed stream as it passes. Deterministic: the piece size
+/// is fixed, the header has no name and a zero mtime, and the thread count only decides how many pieces
+/// are in flight at once.
+struct ParallelGz<W: Write> {
+    out: W,
+    level: u32,
+    pending: Vec<u8>,
+    /// The last [`WINDOW`] bytes before `pending`.
+    window: Vec<u8>,
+    crc: flate2::Crc,
+    /// Pieces compressed per round: two per thread keeps every thread busy while staying bounded.
+    batch: usize,
+}
+
+impl<W: Write> ParallelGz<W> {
+    fn new(mut out: W, level: u32) -> io::Result<Self> {
+        // XFL as zlib sets it: 2 = slowest, 4 = fastest; OS 255 = unknown (the host stays out).
+        let xfl = match level {
+            1 => 4,
+            9 => 2,
+            _ => 0,
+        };
+        out.write_all(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 255])?;
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        Ok(ParallelGz {
+            out,
+            level,
+            pending: Vec::new(),
+            window: Vec::new(),
+            crc: flate2::Crc::new(),
+            batch: 2 * threads,
+        })
+    }
+
+    /// Compresses the pending data: every whole piece, or with `last` everything, ending the stream.
+    fn compress_pending(&mut self, last: bool) -> io::Result<()> {
+        let whole = self.pending.len() / PIECE * PIECE;
+        let take = if last { self.pending.len() } else { whole };
+        if take == 0 && !last {
+            return Ok(());
+        }
+        let data = &self.pending[..take];
+        let mut pieces: Vec<(&[u8], &[u8])> = Vec::new();
+        let mut start = 0;
+        loop {
+            let end = (start + PIECE).min(data.len());
+            let dict = if start == 0 {
+                &self.window[..]
+            } else {
+                &data[start.saturating_sub(WINDOW)..start]
+            };
+            pieces.push((dict, &data[start..end]));
+            start = end;
+            if start >= data.len() {
+                break;
+            }
+        }
+        let count = pieces.len();
+        let level = self.level;
+        let compressed: Vec<io::Result<Vec<u8>>> = if count == 1 {
+            vec![deflate_piece(level, pieces[0].0, pieces[0].1, last)]
+        } else {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = pieces
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &(dict, piece))| {
+                        let end = last && i + 1 == count;
+                        scope.spawn(move || deflate_piece(level, dict, piece, end))
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join()
+                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                    })
+                    .collect()
+            })
+        };
+        for piece in compressed {
+            self.out.write_all(&piece?)?;
+        }
+        let keep_from = take.saturating_sub(WINDOW);
+        if take >= WINDOW {
+            self.window.clear();
+        } else {
+            let drop = (self.window.len() + take).saturating_sub(WINDOW);
+            self.window.drain(..drop);
+        }
+        self.window.extend_from_slice(&self.pending[keep_from..take]);
+        self.pending.drain(..take);
+        Ok(())
+    }
+
+    /// Ends the stream and writes the trailer; returns the inner writer.
+    fn finish(mut self) -> io::Result<W> {
+        self.compress_pending(true)?;
+        let mut trailer = [0u8; 8];
+        trailer[..4].copy_from_slice(&self.crc.sum().to_le_bytes());
+        trailer[4..].copy_from_slice(&self.crc.amount().to_le_bytes());
+        self.out.write_all(&trailer)?;
+        Ok(self.out)
+    }
+}
+
+impl<W: Write> Write for ParallelGz<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.crc.update(buf);
+        self.pending.extend_from_slice(buf);
+        if self.pending.len() >= self.batch * PIECE {
+            self.compress_pending(false)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        // Pieces are cut at fixed offsets whatever the caller's flushes, so the output stays the same.
+        Ok(())
+    }
+}
+
+/// Raw deflate of one piece, primed with `dict`; ends with a sync flush, or the final block when `last`.
+fn deflate_piece(level: u32, dict: &[u8], piece: &[u8], last: bool) -> io::Result<Vec<u8>> {
+    let fail = |e: flate2::CompressError| io::Error::other(e.to_string());
+    let mut deflate = flate2::Compress::new(Compression::new(level), false);
+    if !dict.is_empty() {
+        deflate.set_dictionary(dict).map_err(fail)?;
+    }
+    let flush = if last {
+        flate2::FlushCompress::Finish
+    } else {
+        flate2::FlushCompress::Sync
+    };
+    let mut out = Vec::with_capacity(piece.len() / 2 + 1024);
+    loop {
+        if out.capacity() - out.len() < 1024 {
+            out.reserve(out.capacity().max(64 * 1024));
+        }
+        let consumed = usize::try_from(deflate.total_in()).unwrap_or(usize::MAX);
+        let status = deflate
+            .compress_vec(&piece[consumed.min(piece.len())..], &mut out, flush)
+            .map_err(fail)?;
+        let all_in = usize::try_from(deflate.total_in()).is_ok_and(|n| n == piece.len());
+        let room_left = out.len() < out.capacity();
+        match status {
+            flate2::Status::StreamEnd => return Ok(out),
+            // A sync flush is complete once all input is in and the output did not fill up.
+            _ if !last && all_in && room_left => return Ok(out),
+            _ => {}
         }
     }
 }
@@ -184,7 +393,7 @@ fn normalize_image_path(path: &str) -> Result<String, PathFault> {
 }
 
 impl LayerBuilder {
-    /// An empty layer: mtime 0, owner 0:0, OCI media type, gzip level 6.
+    /// An empty layer: mtime 0, owner 0:0, OCI media type, gzip level [`DEFAULT_LEVEL`].
     pub fn new() -> Self {
         LayerBuilder::default()
     }
@@ -311,11 +520,12 @@ impl LayerBuilder {
             path: PathBuf::from("<layer>"),
             source: e,
         };
-        let compressed = HashingWriter::new(out);
-        let gz = flate2::GzBuilder::new()
-            .mtime(0)
-            .write(compressed, Compression::new(self.level));
-        let mut tar = tar::Builder::new(HashingWriter::new(gz));
+        let compressed = HashingWriter::new(io::BufWriter::with_capacity(STREAM_BUFFER, out));
+        let gz = ParallelGz::new(compressed, self.level).map_err(layer_err)?;
+        let mut tar = tar::Builder::new(io::BufWriter::with_capacity(
+            STREAM_BUFFER,
+            HashingWriter::new(gz),
+        ));
         for (path, entry) in &all {
             let mut header = tar::Header::new_gnu();
             header.set_mtime(self.mtime);
@@ -370,10 +580,15 @@ impl LayerBuilder {
                 }
             }
         }
-        let uncompressed = tar.into_inner().map_err(layer_err)?;
+        let uncompressed = tar
+            .into_inner()
+            .map_err(layer_err)?
+            .into_inner()
+            .map_err(|e| layer_err(e.into_error()))?;
         let (gz, diff_id, _) = uncompressed.finish();
         let compressed = gz.finish().map_err(layer_err)?;
-        let (_, digest, size) = compressed.finish();
+        let (out, digest, size) = compressed.finish();
+        out.into_inner().map_err(|e| layer_err(e.into_error()))?;
         Ok(LayerInfo {
             descriptor: Descriptor::new(self.flavor.gzip_layer_media_type(), digest, size),
             diff_id,
@@ -447,11 +662,20 @@ impl Layer {
     }
 }
 
+/// The base an image is built on: its config and its layers' descriptors (the layer blobs themselves
+/// stay where they are; whoever writes the image copies them to the destination first).
+#[derive(Debug, Clone)]
+struct Base {
+    config: ImageConfig,
+    layers: Vec<Descriptor>,
+}
+
 /// Assembles an image (config + manifest) for one platform from layers.
 #[derive(Debug, Clone)]
 pub struct ImageBuilder {
     platform: Platform,
     flavor: Flavor,
+    base: Option<Base>,
     layers: Vec<Layer>,
     config: ContainerConfig,
     created: u64,
@@ -464,6 +688,7 @@ impl ImageBuilder {
         ImageBuilder {
             platform,
             flavor: Flavor::Oci,
+            base: None,
             layers: Vec::new(),
             config: ContainerConfig::default(),
             created: 0,
@@ -475,6 +700,19 @@ impl ImageBuilder {
     #[must_use]
     pub fn flavor(mut self, flavor: Flavor) -> Self {
         self.flavor = flavor;
+        self
+    }
+
+    /// Builds on a base image: `config` is the base's decoded config blob and `layers` its manifest's
+    /// layer descriptors, which come before this builder's layers. The result keeps the base config's
+    /// fields (environment, working directory, user, labels, history, and fields this crate does not
+    /// model); what this builder sets replaces them: the entrypoint (which also clears the base's
+    /// command, as ko does, so the base's arguments are not passed to another program), environment
+    /// variables by name, user, working directory, labels by key. The builder's
+    /// [`flavor`](Self::flavor) must be the base's: layers of both flavours in one manifest are refused.
+    #[must_use]
+    pub fn base(mut self, config: ImageConfig, layers: Vec<Descriptor>) -> Self {
+        self.base = Some(Base { config, layers });
         self
     }
 
@@ -499,10 +737,10 @@ impl ImageBuilder {
         self
     }
 
-    /// Adds `KEY=value` to the environment.
+    /// Sets `KEY=value` in the environment, replacing an earlier value of `KEY` (here or in the base).
     #[must_use]
     pub fn env(mut self, key: &str, value: &str) -> Self {
-        self.config.env.push(format!("{key}={value}"));
+        set_env(&mut self.config.env, key, value);
         self
     }
 
@@ -541,40 +779,88 @@ impl ImageBuilder {
         self
     }
 
+    /// The image config: the base's with this builder's settings on top, or a fresh one.
+    fn config(&self, created: &str) -> Result<ImageConfig> {
+        let ours = self.layers.iter().map(|l| l.info.diff_id.clone());
+        let history = self.layers.iter().map(|_| History {
+            created: Some(created.to_owned()),
+            created_by: Some("slipway".to_owned()),
+            ..History::default()
+        });
+        let Some(base) = &self.base else {
+            return Ok(ImageConfig {
+                created: Some(created.to_owned()),
+                architecture: self.platform.architecture.clone(),
+                os: self.platform.os.clone(),
+                os_version: Some(self.platform.os_version.clone()).filter(|v| !v.is_empty()),
+                os_features: self.platform.os_features.clone(),
+                variant: Some(self.platform.variant.clone()).filter(|v| !v.is_empty()),
+                config: Some(self.config.clone()),
+                rootfs: Some(RootFs {
+                    kind: "layers".to_owned(),
+                    diff_ids: ours.collect(),
+                }),
+                history: history.collect(),
+                ..ImageConfig::default()
+            });
+        };
+        let mut config = base.config.clone();
+        let mut rootfs = config.rootfs.take().unwrap_or_else(|| RootFs {
+            kind: "layers".to_owned(),
+            diff_ids: Vec::new(),
+        });
+        // A base whose config lists other layers than its manifest would give an image whose layers and
+        // diff IDs disagree, which runtimes reject at pull time; refuse it now.
+        if rootfs.diff_ids.len() != base.layers.len() {
+            return Err(Error::BaseMismatch {
+                layers: base.layers.len(),
+                diff_ids: rootfs.diff_ids.len(),
+            });
+        }
+        rootfs.diff_ids.extend(ours);
+        config.rootfs = Some(rootfs);
+        config.history.extend(history);
+        config.created = Some(created.to_owned());
+        let mut runtime = config.config.take().unwrap_or_default();
+        if !self.config.entrypoint.is_empty() {
+            runtime.entrypoint.clone_from(&self.config.entrypoint);
+            runtime.cmd.clear();
+        }
+        if !self.config.cmd.is_empty() {
+            runtime.cmd.clone_from(&self.config.cmd);
+        }
+        for entry in &self.config.env {
+            let (key, value) = entry.split_once('=').unwrap_or((entry, ""));
+            set_env(&mut runtime.env, key, value);
+        }
+        if self.config.user.is_some() {
+            runtime.user.clone_from(&self.config.user);
+        }
+        if self.config.working_dir.is_some() {
+            runtime.working_dir.clone_from(&self.config.working_dir);
+        }
+        runtime.labels.extend(
+            self.config
+                .labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+        config.config = Some(runtime);
+        Ok(config)
+    }
+
     /// Builds config and manifest in memory.
     pub fn build(&self) -> Result<BuiltImage> {
         let created = rfc3339(self.created);
-        let config = ImageConfig {
-            created: Some(created.clone()),
-            architecture: self.platform.architecture.clone(),
-            os: self.platform.os.clone(),
-            os_version: Some(self.platform.os_version.clone()).filter(|v| !v.is_empty()),
-            os_features: self.platform.os_features.clone(),
-            variant: Some(self.platform.variant.clone()).filter(|v| !v.is_empty()),
-            config: Some(self.config.clone()),
-            rootfs: Some(RootFs {
-                kind: "layers".to_owned(),
-                diff_ids: self.layers.iter().map(|l| l.info.diff_id.clone()).collect(),
-            }),
-            history: self
-                .layers
-                .iter()
-                .map(|_| History {
-                    created: Some(created.clone()),
-                    created_by: Some("slipway".to_owned()),
-                    ..History::default()
-                })
-                .collect(),
-            ..ImageConfig::default()
-        };
+        let config = self.config(&created)?;
         let config_bytes = manifest::encode_json(&config);
         let config_desc = Descriptor::of_bytes(self.flavor.config_media_type(), &config_bytes);
+        let base_layers = self.base.iter().flat_map(|b| b.layers.iter().cloned());
         let mut image = ImageManifest::new(
             self.flavor,
             config_desc,
-            self.layers
-                .iter()
-                .map(|l| l.info.descriptor.clone())
+            base_layers
+                .chain(self.layers.iter().map(|l| l.info.descriptor.clone()))
                 .collect(),
         );
         if self.flavor == Flavor::Oci {
@@ -637,7 +923,8 @@ impl BuiltImage {
         d
     }
 
-    /// Stores layers, config and manifest (untagged), blobs first.
+    /// Stores this image's own layers, config and manifest (untagged), blobs first. A base's layers must
+    /// already be in `store` (the manifest is refused otherwise, so nothing points at missing content).
     pub fn write_to<S>(&self, store: &S) -> Result<()>
     where
         S: BlobStore + ManifestStore + ?Sized,

@@ -8,7 +8,9 @@
 //!   OCI image layout directory and a memory store.
 //! - [`index`]: multi-platform index assembly and editing.
 //! - [`image`]: reproducible images from files: layer tarball, config, manifest.
-//! - [`gobuild`]: images from Go main packages, ko-style (`go build` per platform, no daemon).
+//! - [`gobuild`]: images from Go main packages, ko-style (`go build` per platform, no daemon), on an
+//!   empty base or a base image from any store, with `base.name`/`base.digest` annotations.
+//! - `sbom` (feature `sbom`): SPDX 2.3 SBOMs of a binary's Go modules, attached as OCI referrers.
 //! - [`copy`](mod@copy): moving images (and whole indexes) between stores.
 //!
 //! ```
@@ -47,6 +49,8 @@ pub mod index;
 pub mod manifest;
 pub mod platform;
 pub mod reference;
+#[cfg(feature = "sbom")]
+pub mod sbom;
 pub mod store;
 
 pub use digest::Digest;

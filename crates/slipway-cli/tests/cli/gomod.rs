@@ -190,3 +190,117 @@ fn layout_of_testdata_hello() {
     );
     assert!(text.contains("internal violations:\n  none"), "{text}");
 }
+
+// --- `slipway gomod list` / `graph` (minimal version selection) ---
+
+/// Writes a module world (txtar, see scripts/gen-gomod-mvs-fixtures.sh) under `dest`: `path@version`
+/// sections become a `file://` proxy in `dest/proxy`, other sections plain files.
+fn expand_world(txtar: &std::path::Path, dest: &std::path::Path) {
+    let text = std::fs::read_to_string(txtar).unwrap();
+    let mut current: Option<(String, String)> = None;
+    let mut sections = Vec::new();
+    for line in text.split_inclusive('\n') {
+        let bare = line.trim_end_matches('\n');
+        if let Some(name) = bare.strip_prefix("-- ").and_then(|s| s.strip_suffix(" --")) {
+            sections.extend(current.take());
+            current = Some((name.to_owned(), String::new()));
+        } else if let Some((_, body)) = current.as_mut() {
+            body.push_str(line);
+        }
+    }
+    sections.extend(current);
+    let escape = |s: &str| -> String {
+        s.chars()
+            .flat_map(|c| {
+                if c.is_ascii_uppercase() {
+                    vec!['!', c.to_ascii_lowercase()]
+                } else {
+                    vec![c]
+                }
+            })
+            .collect()
+    };
+    let mut lists: std::collections::BTreeMap<PathBuf, String> = std::collections::BTreeMap::new();
+    for (name, body) in sections {
+        if let Some((path, version)) = name.rsplit_once('@') {
+            let dir = dest.join("proxy").join(escape(path)).join("@v");
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(format!("{}.mod", escape(version))), body).unwrap();
+            let info = format!(r#"{{"Version":"{version}","Time":"2023-01-02T03:04:05Z"}}"#);
+            std::fs::write(dir.join(format!("{}.info", escape(version))), info).unwrap();
+            let list = lists.entry(dir).or_default();
+            if !slipway_gomod::pseudo::is_pseudo_version(version) {
+                list.push_str(version);
+                list.push('\n');
+            }
+        } else {
+            let file = dest.join(&name);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(file, body).unwrap();
+        }
+    }
+    for (dir, list) in lists {
+        std::fs::write(dir.join("list"), list).unwrap();
+    }
+    std::fs::create_dir_all(dest.join("main")).unwrap();
+}
+
+/// `[cmd]` run in `root/main` with the world's proxy, a fresh module cache and GOFLAGS=-mod=mod: the
+/// `-- label (exit N) --` section layout of the recorded .out files.
+fn mvs_section(mut cmd: std::process::Command, root: &std::path::Path, label: &str) -> String {
+    let out = cmd
+        .current_dir(root.join("main"))
+        .env("GOPROXY", format!("file://{}", root.join("proxy").display()))
+        .env("GOMODCACHE", root.join("modcache"))
+        .env("GOFLAGS", "-mod=mod")
+        .env("GOTOOLCHAIN", "local")
+        .env("GOSUMDB", "off")
+        .env_remove("GOWORK")
+        .output()
+        .unwrap();
+    let text = format!(
+        "-- {label} (exit {}) --\n{}-- {label} stderr --\n{}",
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text.replace(&*root.to_string_lossy(), "$WORK")
+}
+
+fn slipway_mvs(root: &std::path::Path) -> String {
+    let mut list = slipway();
+    list.args(["gomod", "list", "-C"]).arg(root.join("main"));
+    let mut graph = slipway();
+    graph.args(["gomod", "graph", "-C"]).arg(root.join("main"));
+    mvs_section(list, root, "list") + &mvs_section(graph, root, "graph")
+}
+
+#[test]
+fn list_and_graph_match_recorded_go_output() {
+    let fixtures = slipway_testkit::workspace_root().join("crates/slipway-gomod/tests/fixtures/mvs");
+    for name in ["cases/replace", "cases/exclude", "cases/missing-version", "cases/too-new-go", "random/007"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(tmp.path()).unwrap();
+        expand_world(&fixtures.join(format!("{name}.txtar")), &root);
+        let want = std::fs::read_to_string(fixtures.join(format!("{name}.out"))).unwrap();
+        // The recorded files have both sections; worlds with a go.work also a third (not used here).
+        assert_eq!(slipway_mvs(&root), want, "{name}");
+    }
+}
+
+#[test]
+fn list_and_graph_match_live_go_with_a_warm_cache() {
+    let fixtures = slipway_testkit::workspace_root().join("crates/slipway-gomod/tests/fixtures/mvs");
+    let tmp = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(tmp.path()).unwrap();
+    expand_world(&fixtures.join("cases/unpruned-dep.txtar"), &root);
+    // go fills the module cache; slipway then reads the same cache (and proxy) go used.
+    let mut list = slipway_testkit::go();
+    list.args(["list", "-m", "all"]);
+    let mut graph = slipway_testkit::go();
+    graph.args(["mod", "graph"]);
+    let go = mvs_section(list, &root, "list") + &mvs_section(graph, &root, "graph");
+    assert!(go.contains("example.com/e v1.0.0"), "{go}");
+    assert!(root.join("modcache/cache/download/example.com/e/@v/v1.0.0.mod").is_file());
+    assert_eq!(slipway_mvs(&root), go);
+}

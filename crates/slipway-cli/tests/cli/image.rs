@@ -27,6 +27,11 @@ fn slipway_with_go() -> Command {
 }
 
 fn build(dest: &Path, platforms: &str) -> String {
+    build_with(dest, platforms, &[])
+}
+
+/// `slipway image build` of testdata/hello into `oci:DEST:v9.8.7` with `extra` arguments; the digest.
+fn build_with(dest: &Path, platforms: &str, extra: &[&str]) -> String {
     let out = slipway_with_go()
         .arg("image")
         .arg("build")
@@ -35,6 +40,7 @@ fn build(dest: &Path, platforms: &str) -> String {
         .arg("./cmd/hello")
         .args(["--platform", platforms, "-X", "main.version=v9.8.7"])
         .args(["--annotation", "org.opencontainers.image.version=v9.8.7"])
+        .args(extra)
         .arg("--to")
         .arg(format!("oci:{}:v9.8.7", dest.display()))
         .output()
@@ -271,4 +277,107 @@ fn a_single_platform_gives_an_image_and_bad_input_names_the_problem() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("windows/amd64: only linux images"));
+}
+
+/// The untagged entries of a layout's index.json (referrers, as slipway and ORAS list them).
+fn untagged_entries(dir: &Path) -> Vec<serde_json::Value> {
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["annotations"]["org.opencontainers.image.ref.name"].is_null())
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn builds_on_a_base_layout_with_base_annotations_and_sboms() {
+    // The base: slipway's own image of the service (CA layer + app layer), without SBOMs.
+    let base = tempfile::tempdir().unwrap();
+    let base_digest = build_with(base.path(), "linux/amd64,linux/arm64", &["--no-sbom"]);
+    assert!(untagged_entries(base.path()).is_empty(), "--no-sbom lists no referrers");
+    let base_ref = format!("oci:{}:v9.8.7", base.path().display());
+
+    let dest = tempfile::tempdir().unwrap();
+    let again = tempfile::tempdir().unwrap();
+    let args = ["--base", base_ref.as_str()];
+    let digest = build_with(dest.path(), "linux/amd64,linux/arm64", &args);
+    assert_eq!(
+        build_with(again.path(), "linux/amd64,linux/arm64", &args),
+        digest,
+        "two builds on one base, two digests"
+    );
+    let layout = dest.path().display().to_string();
+    let index = slipway_json(&["inspect", &format!("oci:{layout}:v9.8.7"), "--raw"]);
+    assert_eq!(
+        index["annotations"]["org.opencontainers.image.base.name"],
+        base_ref.as_str()
+    );
+    assert_eq!(
+        index["annotations"]["org.opencontainers.image.base.digest"],
+        base_digest.as_str()
+    );
+    let base_index = slipway_json(&["inspect", &base_ref, "--raw"]);
+    let platforms = ["linux/amd64".to_owned(), "linux/arm64".to_owned()];
+    for (i, platform) in platforms.iter().enumerate() {
+        let manifest = slipway_json(&[
+            "inspect",
+            &format!("oci:{layout}:v9.8.7"),
+            "--platform",
+            platform,
+            "--raw",
+        ]);
+        assert_eq!(
+            manifest["annotations"]["org.opencontainers.image.base.digest"],
+            base_index["manifests"][i]["digest"]
+        );
+        // Base layers (CA certificates when the host has them, the base's app) first, then ours.
+        let base_manifest = slipway_json(&["inspect", &base_ref, "--platform", platform, "--raw"]);
+        let base_layers = base_manifest["layers"].as_array().unwrap();
+        let layers = manifest["layers"].as_array().unwrap();
+        assert_eq!(layers.len(), base_layers.len() + 1);
+        assert_eq!(layers[..base_layers.len()], base_layers[..]);
+    }
+    check_each_platform(&layout, &index, &platforms);
+    check_extracted_binary_serves(dest.path(), &layout);
+
+    // One SPDX referrer per platform image, untagged in index.json.
+    let referrers = untagged_entries(dest.path());
+    assert_eq!(referrers.len(), 2, "{referrers:?}");
+    for (entry, image) in referrers.iter().zip(index["manifests"].as_array().unwrap()) {
+        assert_eq!(entry["artifactType"], "application/spdx+json");
+        let sbom = slipway_json(&[
+            "inspect",
+            &format!("oci:{layout}@{}", entry["digest"].as_str().unwrap()),
+            "--raw",
+        ]);
+        assert_eq!(sbom["subject"]["digest"], image["digest"]);
+        assert_eq!(sbom["config"]["mediaType"], "application/vnd.oci.empty.v1+json");
+    }
+}
+
+#[test]
+fn a_base_without_the_platform_names_it() {
+    let base = tempfile::tempdir().unwrap();
+    build_with(base.path(), "linux/arm64", &["--no-sbom"]);
+    let base_ref = format!("oci:{}:v9.8.7", base.path().display());
+    let dest = tempfile::tempdir().unwrap();
+    let out = slipway_with_go()
+        .args(["image", "build", "./cmd/hello", "--platform", "linux/amd64"])
+        .arg("-C")
+        .arg(testdata("hello"))
+        .args(["--base", &base_ref, "--to"])
+        .arg(format!("oci:{}:x", dest.path().display()))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "base image {base_ref} is for linux/arm64, not linux/amd64"
+        )),
+        "{err}"
+    );
 }

@@ -4,9 +4,11 @@ use std::process::{Command, Output};
 
 mod buildinfo;
 mod cover;
+mod cover_export;
 mod gomod;
 mod image;
 mod oci;
+mod oci_registry;
 mod tag;
 
 /// The `slipway` binary under test.

@@ -1,6 +1,10 @@
 //! Integration tests for slipway-cover: every output is compared with what the real Go toolchain produced
 //! (fixtures written by `scripts/gen-cover-fixtures.sh`), or with the Go toolchain run at test time.
 
+mod covdata;
+#[cfg(feature = "git")]
+mod diff;
+mod export;
 mod fixtures;
 mod goroot;
 mod props;

@@ -10,6 +10,24 @@
 
 use std::fmt;
 
+mod cache;
+mod dir;
+mod env;
+#[cfg(feature = "http")]
+mod http;
+mod memory;
+mod prefetch;
+
+pub use cache::{CachedSource, Download, ModCache};
+pub use dir::ProxyDir;
+pub use env::{
+    DEFAULT_GOPROXY, GoEnv, ProxyEntry, ProxyList, from_env, from_vars, match_prefix_patterns,
+};
+#[cfg(feature = "http")]
+pub use http::{HttpOptions, HttpProxy};
+pub use memory::MemorySource;
+pub use prefetch::fetch_go_mods;
+
 /// Result of module source operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -161,6 +179,16 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A Go environment setting that cannot be used (a relative `GOMODCACHE`, no module cache at all).
+    #[error("{variable}={value:?}: {reason}")]
+    Config {
+        /// The variable, e.g. `GOMODCACHE`.
+        variable: String,
+        /// Its value.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The source answered, but with an error (HTTP status, I/O failure, malformed document).
     #[error("{module}{}: reading {location}: {message}", at(version))]
     Fetch {
@@ -188,5 +216,17 @@ fn at(version: &str) -> String {
         String::new()
     } else {
         format!("@{version}")
+    }
+}
+
+/// `url` without its `user:password@` part, for messages (credentials never reach errors or `Debug`).
+pub(crate) fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rsplit_once('@') {
+        Some((_, host)) => format!("{scheme}://{host}{}", &rest[end..]),
+        None => url.to_owned(),
     }
 }

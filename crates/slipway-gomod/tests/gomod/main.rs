@@ -4,4 +4,6 @@
 mod buildinfo;
 mod modfile;
 mod module;
+mod mvs;
+mod source;
 mod sum;

@@ -13,7 +13,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{BlobReader, BlobStore, Error, ManifestStore, Result, store_manifest_blob};
+use super::{
+    BlobReader, BlobStore, Error, ManifestStore, Referrers, Result, referrer_descriptor,
+    store_manifest_blob,
+};
 use crate::digest::{Algorithm, Digest, Digester};
 use crate::manifest::{self, Descriptor, Flavor, ImageIndex, Manifest, RawManifest, annotation};
 use crate::reference::{ManifestRef, Tag};
@@ -268,6 +271,38 @@ impl OciLayout {
         Ok(report)
     }
 
+    /// Lists an untagged manifest that has a `subject` (a referrer: SBOM, signature, attestation) in
+    /// index.json without a tag, with its `artifactType`, as ORAS does, so that a layout's referrers are
+    /// found without scanning every blob, and copying or garbage-collecting tools see them as roots.
+    fn list_referrer(&self, manifest: &RawManifest) -> Result<()> {
+        let Ok(decoded) = manifest.decode() else {
+            // `store_manifest_blob` has decoded it already; nothing else can fail here.
+            return Ok(());
+        };
+        let artifact_type = match &decoded {
+            Manifest::Image(m) if m.subject.is_some() => m
+                .artifact_type
+                .clone()
+                .unwrap_or_else(|| m.config.media_type.clone()),
+            Manifest::Index(i) if i.subject.is_some() => match &i.artifact_type {
+                Some(t) => t.clone(),
+                None => String::new(),
+            },
+            _ => return Ok(()),
+        };
+        let mut entry = manifest.descriptor();
+        entry.artifact_type = Some(artifact_type).filter(|t| !t.is_empty());
+        self.update_index(|index| {
+            if !index
+                .manifests
+                .iter()
+                .any(|d| d.digest == entry.digest && d.ref_name().is_none())
+            {
+                index.manifests.push(entry);
+            }
+        })
+    }
+
     fn lock(&self) -> Result<File> {
         let path = self.root.join(LOCK_FILE);
         let file = fs::OpenOptions::new()
@@ -445,7 +480,9 @@ impl ManifestStore for OciLayout {
 
     fn put_manifest(&self, manifest: &RawManifest, tag: Option<&Tag>) -> Result<()> {
         store_manifest_blob(self, manifest, || self.root.display().to_string())?;
-        let Some(tag) = tag else { return Ok(()) };
+        let Some(tag) = tag else {
+            return self.list_referrer(manifest);
+        };
         let mut entry = manifest.descriptor();
         entry
             .annotations
@@ -468,6 +505,32 @@ impl ManifestStore for OciLayout {
         tags.sort();
         tags.dedup();
         Ok(tags)
+    }
+}
+
+/// A layout's referrers are the manifests listed in index.json (tagged or not: [`ManifestStore::put_manifest`]
+/// lists an untagged referrer there, as ORAS does) whose `subject` is the manifest asked about, in
+/// index.json order.
+impl Referrers for OciLayout {
+    type Error = Error;
+
+    fn referrers(&self, subject: &Digest, artifact_type: Option<&str>) -> Result<Vec<Descriptor>> {
+        let mut found: Vec<Descriptor> = Vec::new();
+        for entry in self.index()?.manifests {
+            if !manifest::is_manifest(&entry.media_type) && !manifest::is_index(&entry.media_type) {
+                continue;
+            }
+            if found.iter().any(|d| d.digest == entry.digest) {
+                continue;
+            }
+            let raw = self.read_manifest_blob(&entry.digest, Some(&entry.media_type))?;
+            if let Some(desc) = referrer_descriptor(&raw, subject)
+                && artifact_type.is_none_or(|t| desc.artifact_type.as_deref() == Some(t))
+            {
+                found.push(desc);
+            }
+        }
+        Ok(found)
     }
 }
 

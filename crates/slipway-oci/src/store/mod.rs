@@ -6,19 +6,26 @@
 //! [`ManifestStoreExt`] and the operations built on them ([`copy`](crate::copy)) report [`Error`], which
 //! keeps this crate's own errors as they are and boxes a foreign backend's under [`Error::Backend`].
 //!
-//! Implementations here: [`OciLayout`] (an OCI image layout directory, the embedded default) and
-//! [`MemoryStore`]. The traits are shaped for the registry store to come (behind a `registry` feature):
+//! Implementations here: [`OciLayout`] (an OCI image layout directory, the embedded default),
+//! [`MemoryStore`], and (feature `registry`) `registry::RegistryStore`, one repository of a registry.
 //! `put_blob` takes the digest up front, as a registry upload's final `PUT ?digest=` needs; readers are
-//! streams, so large layers never sit in memory; and a synchronous trait lets that store run its HTTP
-//! client on its own runtime while callers stay synchronous.
+//! streams, so large layers never sit in memory.
+//!
+//! [`open`] turns any [`Reference`](crate::Reference) into an [`AnyStore`], so that commands treat layouts
+//! and registries alike; [`Referrers`] lists the manifests whose `subject` is a given manifest, in any
+//! store.
 
+mod any;
 mod layout;
 mod memory;
+#[cfg(feature = "registry")]
+pub mod registry;
 
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use any::{AnyStore, OpenOptions, open};
 pub use layout::{OciLayout, Problem, VerifyReport};
 pub use memory::MemoryStore;
 
@@ -111,6 +118,38 @@ pub enum Error {
         /// The OS error.
         source: std::io::Error,
     },
+    /// A registry refused or failed a request (or could not be reached).
+    #[error("{registry}/{repository}: {action} {name}: {message}{}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
+    Registry {
+        /// The registry host, e.g. `127.0.0.1:5000`.
+        registry: String,
+        /// The repository.
+        repository: String,
+        /// What was being done (`pushing blob`, `fetching manifest`, …).
+        action: &'static str,
+        /// The digest or tag concerned.
+        name: String,
+        /// The HTTP status, when the registry answered.
+        status: Option<u16>,
+        /// What went wrong, with the registry's own error text when it gave one. Never holds credentials.
+        message: String,
+    },
+    /// Credentials for a registry could not be read (a config file or credential helper failed).
+    #[error("credentials for {registry} from {origin}: {reason}")]
+    Credentials {
+        /// The registry host.
+        registry: String,
+        /// Where they were looked up: a file path or `docker-credential-NAME`.
+        origin: String,
+        /// What is wrong. Never holds the secret itself.
+        reason: String,
+    },
+    /// A registry reference was opened without the `registry` feature.
+    #[error("{reference}: registry references need slipway-oci's `registry` feature")]
+    RegistryDisabled {
+        /// The reference.
+        reference: String,
+    },
     /// An error from another backend.
     #[error(transparent)]
     Backend(BoxError),
@@ -181,6 +220,53 @@ pub trait ManifestStore {
 
     /// The tags, sorted.
     fn tags(&self) -> Result<Vec<Tag>, Self::Error>;
+}
+
+/// Manifests that refer to another one through their `subject` (signatures, SBOMs, attestations): the
+/// OCI referrers API of a registry (or its `sha256-<hex>` tag fallback), the untagged entries of a layout's
+/// index.json.
+pub trait Referrers {
+    /// The backend's error.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Descriptors of the manifests whose `subject` is `subject`, each with its `artifactType`; only those
+    /// of `artifact_type` when given.
+    fn referrers(
+        &self,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Descriptor>, Self::Error>;
+}
+
+impl<T: Referrers + ?Sized> Referrers for &T {
+    type Error = T::Error;
+    fn referrers(
+        &self,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Descriptor>, Self::Error> {
+        (**self).referrers(subject, artifact_type)
+    }
+}
+
+/// The descriptor a referrers listing gives for `manifest` when its `subject` is `subject`: media type,
+/// digest, size, `artifactType` (the config's media type for an image without one) and annotations.
+pub(crate) fn referrer_descriptor(manifest: &RawManifest, subject: &Digest) -> Option<Descriptor> {
+    let decoded = manifest.decode().ok()?;
+    let (artifact_type, annotations) = match decoded {
+        Manifest::Image(m) if m.subject.as_ref().is_some_and(|s| s.digest == *subject) => (
+            m.artifact_type.unwrap_or(m.config.media_type),
+            m.annotations,
+        ),
+        Manifest::Index(i) if i.subject.as_ref().is_some_and(|s| s.digest == *subject) => {
+            (i.artifact_type.unwrap_or_default(), i.annotations)
+        }
+        _ => return None,
+    };
+    let mut desc = manifest.descriptor();
+    desc.artifact_type = Some(artifact_type).filter(|t| !t.is_empty());
+    desc.annotations = annotations;
+    Some(desc)
 }
 
 macro_rules! forward_impls {

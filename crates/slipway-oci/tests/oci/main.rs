@@ -5,7 +5,10 @@
 // Test helpers panic on purpose: a failed step is a failed test.
 #![allow(clippy::missing_panics_doc)]
 
+mod gobuild;
 mod proptests;
+#[cfg(feature = "registry")]
+mod registry;
 mod tools;
 
 use std::path::Path;

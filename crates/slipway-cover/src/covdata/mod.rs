@@ -1,0 +1,905 @@
+//! Binary coverage data: the `GOCOVERDIR` directories Go >= 1.20 writes (`go build -cover` binaries, and
+//! `go test -cover … -args -test.gocoverdir=DIR`), read and merged the way `go tool covdata` does.
+//!
+//! - [`MetaFile`] decodes a `covmeta.<hash>` file (header, string tables, packages, functions, units).
+//! - [`CounterFile`] decodes a `covcounters.<hash>.<pid>.<nanotime>` file (both counter flavors, every
+//!   segment).
+//! - [`collect_pods`] groups the files of several directories into [`Pod`]s.
+//! - [`read_dirs`] reads and merges everything into [`CovData`], which prints what
+//!   `go tool covdata func`, `percent` and `textfmt` print ([`CovData::func_text`],
+//!   [`CovData::percent_text`], [`CovData::write_textfmt`]), converts to a text [`Profile`], and — with
+//!   [`Operation::Subtract`] / [`Operation::Intersect`] — computes what `go tool covdata subtract` /
+//!   `intersect` write.
+//!
+//! Decoding never panics and never allocates from a length field more than the file could hold; errors
+//! name the file, the byte offset and the field.
+//!
+//! ```
+//! use slipway_cover::covdata::{self, ReadOptions};
+//!
+//! // A directory without coverage files: Go warns and prints nothing.
+//! let dir = std::env::temp_dir();
+//! let dir = dir.to_str().ok_or("temp dir is not UTF-8")?;
+//! # let _ = dir;
+//! let empty = tempdir_for_doc()?;
+//! let data = covdata::read_dirs(&[empty.as_str()], &ReadOptions::default())?;
+//! assert_eq!(data.warnings(), ["no applicable files found in input directories"]);
+//! assert_eq!(data.percent_text(), "");
+//! # fn tempdir_for_doc() -> std::io::Result<String> {
+//! #     let d = std::env::temp_dir().join(format!("slipway-covdata-doc-{}", std::process::id()));
+//! #     std::fs::create_dir_all(&d)?;
+//! #     Ok(d.to_string_lossy().into_owned())
+//! # }
+//! Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod counter;
+mod meta;
+mod pods;
+mod reader;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::io::Write;
+
+pub use counter::{CounterFile, CounterFlavor, FuncCounters, Segment};
+pub use meta::{CounterGranularity, CounterMode, FuncMeta, MetaFile, PackageMeta, Unit};
+pub use pods::{Pod, PodCounterFile, collect_pods};
+
+use crate::profile::{Block, FileProfile, Profile};
+
+/// `Result` with this module's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong reading coverage directories.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An input directory could not be listed.
+    #[error("reading inputs: open {dir}: {}", go_io_message(error))]
+    ReadDir {
+        /// The directory as given.
+        dir: String,
+        /// What the operating system said.
+        #[source]
+        error: std::io::Error,
+    },
+    /// A file could not be read.
+    #[error("opening {file}: {}", go_io_message(error))]
+    Io {
+        /// The file.
+        file: String,
+        /// What the operating system said.
+        #[source]
+        error: std::io::Error,
+    },
+    /// The data ends before a field does.
+    #[error("{file}: offset {offset}: {field}: need {need} bytes, only {have} left")]
+    Truncated {
+        /// The file.
+        file: String,
+        /// Byte offset of the field.
+        offset: usize,
+        /// The field being read.
+        field: &'static str,
+        /// Bytes the field needs.
+        need: usize,
+        /// Bytes left.
+        have: usize,
+    },
+    /// The file does not start (or end) with the magic bytes of its kind.
+    #[error("{file}: offset {offset}: {message}")]
+    BadMagic {
+        /// The file.
+        file: String,
+        /// Byte offset of the magic.
+        offset: usize,
+        /// Go's wording.
+        message: &'static str,
+    },
+    /// The file is of a newer format version.
+    #[error("{file}: offset {offset}: {message}")]
+    UnsupportedVersion {
+        /// The file.
+        file: String,
+        /// Byte offset of the version field.
+        offset: usize,
+        /// Go's wording, with the versions.
+        message: String,
+    },
+    /// A field holds an impossible value.
+    #[error("{file}: offset {offset}: {field}: {message}")]
+    Malformed {
+        /// The file.
+        file: String,
+        /// Byte offset of the field.
+        offset: usize,
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// Two meta-data files disagree on the counter mode (with [`ModePolicy::Strict`]).
+    #[error(
+        "counter mode clash while reading meta-data file {file}: previous file had {previous}, new file has {new}"
+    )]
+    ModeClash {
+        /// The meta-data file with the new mode.
+        file: String,
+        /// The mode seen first.
+        previous: CounterMode,
+        /// The new mode.
+        new: CounterMode,
+    },
+    /// Two meta-data files disagree on the counter granularity.
+    #[error(
+        "counter granularity clash while reading meta-data file {file}: previous file had {previous}, new file has {new}"
+    )]
+    GranularityClash {
+        /// The meta-data file with the new granularity.
+        file: String,
+        /// The granularity seen first.
+        previous: CounterGranularity,
+        /// The new granularity.
+        new: CounterGranularity,
+    },
+    /// Two counter files hold a different number of counters for the same function.
+    #[error(
+        "{file}: merging counters of package {package} function {func}: len(dst)={dst} len(src)={src}"
+    )]
+    CounterCount {
+        /// The counter-data file.
+        file: String,
+        /// Package index.
+        package: u32,
+        /// Function index.
+        func: u32,
+        /// Counters merged so far.
+        dst: usize,
+        /// Counters in this file.
+        src: usize,
+    },
+    /// A function has fewer counters than coverable units.
+    #[error(
+        "{file}: package {package} function {func} ({name}) has {units} units but only {counters} counters"
+    )]
+    MissingCounters {
+        /// The meta-data file.
+        file: String,
+        /// Package import path.
+        package: String,
+        /// Function index.
+        func: usize,
+        /// Function name.
+        name: String,
+        /// Units in the meta-data.
+        units: usize,
+        /// Counters in the counter data.
+        counters: usize,
+    },
+    /// The data cannot be expressed as a text profile.
+    #[error("counter mode {mode} cannot be written as a text profile")]
+    ProfileMode {
+        /// The mode.
+        mode: CounterMode,
+    },
+    /// A `-pkg` pattern is not usable.
+    #[error("bad package pattern {pattern:?}: {message}")]
+    BadPattern {
+        /// The pattern.
+        pattern: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// Go's wording for an I/O error: the OS message without Rust's `(os error N)`, lower-cased first.
+fn go_io_message(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    let text = match text.rfind(" (os error ") {
+        Some(i) => &text[..i],
+        None => &text,
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// What to do when meta-data files disagree on the counter mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ModePolicy {
+    /// A clash is an error (`go tool covdata textfmt`, `merge`, `subtract`, `intersect`).
+    #[default]
+    Strict,
+    /// The higher mode wins (`go tool covdata percent` and `func`).
+    Relaxed,
+}
+
+/// How the counters of the second and later input directories combine with the first's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Operation {
+    /// Everything merges (set mode: OR; count/atomic: saturating add).
+    #[default]
+    Merge,
+    /// A counter of the first directory is zeroed where a counter file of a later directory has it
+    /// non-zero (`go tool covdata subtract`).
+    Subtract,
+    /// A counter of the first directory is zeroed where a counter file of a later directory has it zero,
+    /// and functions a later directory lacks are dropped (`go tool covdata intersect`).
+    Intersect,
+}
+
+/// A `go tool covdata -pkg` pattern list: comma-separated import-path patterns where `...` matches
+/// anything and a trailing `/...` also matches the path without it.
+#[derive(Debug, Clone)]
+pub struct PackageFilter {
+    patterns: Vec<regex::Regex>,
+}
+
+impl PackageFilter {
+    /// Parses a comma-separated pattern list (empty items are skipped, as Go skips them).
+    ///
+    /// # Errors
+    /// [`Error::BadPattern`] when a pattern does not compile.
+    pub fn new(list: &str) -> Result<PackageFilter> {
+        let mut patterns = Vec::new();
+        for pattern in list.split(',').filter(|p| !p.is_empty()) {
+            let mut re = regex::escape(pattern);
+            if let Some(stem) = re.strip_suffix(r"/\.\.\.") {
+                re = format!(r"{stem}(/\.\.\.)?");
+            }
+            let re = re.replace(r"\.\.\.", ".*");
+            let re = regex::Regex::new(&format!("^(?s:{re})$")).map_err(|e| Error::BadPattern {
+                pattern: pattern.to_owned(),
+                message: e.to_string(),
+            })?;
+            patterns.push(re);
+        }
+        Ok(PackageFilter { patterns })
+    }
+
+    /// Whether an import path matches one of the patterns.
+    pub fn matches(&self, path: &str) -> bool {
+        self.patterns.iter().any(|re| re.is_match(path))
+    }
+}
+
+/// Options of [`read_dirs`].
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct ReadOptions {
+    /// What a counter mode clash does.
+    pub policy: ModePolicy,
+    /// How later directories combine with the first.
+    pub operation: Operation,
+    /// Only packages matching this filter are reported.
+    pub packages: Option<PackageFilter>,
+    /// Read every segment of a counter file; `go tool covdata` reads only the first.
+    pub all_segments: bool,
+}
+
+impl ReadOptions {
+    /// Sets the mode clash policy.
+    #[must_use]
+    pub fn policy(mut self, policy: ModePolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Sets the operation.
+    #[must_use]
+    pub fn operation(mut self, operation: Operation) -> Self {
+        self.operation = operation;
+        self
+    }
+
+    /// Restricts the packages reported.
+    #[must_use]
+    pub fn packages(mut self, filter: PackageFilter) -> Self {
+        self.packages = Some(filter);
+        self
+    }
+
+    /// Reads every segment of every counter file.
+    #[must_use]
+    pub fn all_segments(mut self, all: bool) -> Self {
+        self.all_segments = all;
+        self
+    }
+}
+
+/// A function as `go tool covdata` keys it: file, name and whether it is a literal.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct FuncKey {
+    file: String,
+    name: String,
+    literal: bool,
+}
+
+#[derive(Debug, Default)]
+struct PackageUnits {
+    funcs: Vec<FuncKey>,
+    func_index: HashMap<FuncKey, u32>,
+    units: HashMap<(u32, Unit), u32>,
+}
+
+/// One unit of [`CovData`] with its merged count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnitCount<'a> {
+    /// The source file.
+    pub file: &'a str,
+    /// The function.
+    pub func: &'a str,
+    /// Whether the function is a package-level function literal.
+    pub literal: bool,
+    /// The unit.
+    pub unit: Unit,
+    /// Its count (0 or 1 in set mode).
+    pub count: u32,
+}
+
+/// Coverage merged from one or more `GOCOVERDIR` directories, per package, as `go tool covdata` holds it.
+#[derive(Debug, Default)]
+pub struct CovData {
+    mode: Option<CounterMode>,
+    packages: BTreeMap<String, PackageUnits>,
+    warnings: Vec<String>,
+}
+
+/// Reads and merges the coverage directories, as `go tool covdata` does for `-i=DIR,DIR…`.
+///
+/// # Errors
+/// Any [`Error`]: a directory that cannot be listed, a file that cannot be read or decoded, mode or
+/// granularity clashes, counters that do not fit the meta-data.
+pub fn read_dirs<S: AsRef<str>>(dirs: &[S], options: &ReadOptions) -> Result<CovData> {
+    let pods = collect_pods(dirs)?;
+    let mut data = CovData::default();
+    if pods.is_empty() {
+        data.warnings
+            .push("no applicable files found in input directories".to_owned());
+    }
+    let mut state = MergeState::default();
+    for pod in &pods {
+        let meta = read_file(&pod.meta_file, &pod.meta_path)?;
+        let mut counter_bytes = Vec::with_capacity(pod.counter_files.len());
+        for cf in &pod.counter_files {
+            counter_bytes.push(read_file(&cf.name, &cf.path)?);
+        }
+        let pod = PodBytes {
+            meta_file: &pod.meta_file,
+            meta: &meta,
+            counter_files: pod
+                .counter_files
+                .iter()
+                .zip(&counter_bytes)
+                .map(|(cf, bytes)| CounterBytes {
+                    name: &cf.name,
+                    origin: cf.origin,
+                    bytes,
+                })
+                .collect(),
+        };
+        data.add_pod(&pod, options, &mut state)?;
+    }
+    Ok(data)
+}
+
+/// A pod already in memory: a meta-data file and its counter-data files (see [`read_pods`]).
+#[derive(Debug, Clone)]
+pub struct PodBytes<'a> {
+    /// The meta-data file's name (used in messages).
+    pub meta_file: &'a str,
+    /// Its bytes.
+    pub meta: &'a [u8],
+    /// The counter-data files, in the order Go visits them (by input directory, then name).
+    pub counter_files: Vec<CounterBytes<'a>>,
+}
+
+/// A counter-data file in memory.
+#[derive(Debug, Clone, Copy)]
+pub struct CounterBytes<'a> {
+    /// Its name (used in messages).
+    pub name: &'a str,
+    /// The index of the input directory it came from (what subtract and intersect go by).
+    pub origin: usize,
+    /// Its bytes.
+    pub bytes: &'a [u8],
+}
+
+/// Merges pods already in memory, in the given order (Go sorts pods by meta-data file name), as
+/// [`read_dirs`] merges the pods it finds.
+///
+/// # Errors
+/// As [`read_dirs`], less the file system.
+pub fn read_pods(pods: &[PodBytes<'_>], options: &ReadOptions) -> Result<CovData> {
+    let mut data = CovData::default();
+    if pods.is_empty() {
+        data.warnings
+            .push("no applicable files found in input directories".to_owned());
+    }
+    let mut state = MergeState::default();
+    for pod in pods {
+        data.add_pod(pod, options, &mut state)?;
+    }
+    Ok(data)
+}
+
+/// The mode and granularity seen so far (Go's `cmerge.Merger`).
+#[derive(Default)]
+struct MergeState {
+    mode: Option<CounterMode>,
+    granularity: Option<CounterGranularity>,
+    dir: Option<usize>,
+}
+
+fn read_file(name: &str, path: &std::path::Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|error| Error::Io {
+        file: name.to_owned(),
+        error,
+    })
+}
+
+/// Go's `SaturatingAdd` on `uint32` counters.
+fn saturating_add(a: u32, b: u32, overflow: &mut bool) -> u32 {
+    a.checked_add(b).unwrap_or_else(|| {
+        *overflow = true;
+        u32::MAX
+    })
+}
+
+impl CovData {
+    fn add_pod(
+        &mut self,
+        pod: &PodBytes<'_>,
+        options: &ReadOptions,
+        state: &mut MergeState,
+    ) -> Result<()> {
+        let meta = MetaFile::decode(pod.meta_file, pod.meta)?;
+        match (state.mode, state.granularity) {
+            (Some(previous), Some(gran)) => {
+                if gran != meta.granularity {
+                    return Err(Error::GranularityClash {
+                        file: pod.meta_file.to_owned(),
+                        previous: gran,
+                        new: meta.granularity,
+                    });
+                }
+                if previous != meta.mode {
+                    if options.policy == ModePolicy::Strict {
+                        return Err(Error::ModeClash {
+                            file: pod.meta_file.to_owned(),
+                            previous,
+                            new: meta.mode,
+                        });
+                    }
+                    if previous.to_byte() < meta.mode.to_byte() {
+                        state.mode = Some(meta.mode);
+                    }
+                }
+            }
+            _ => {
+                state.mode = Some(meta.mode);
+                state.granularity = Some(meta.granularity);
+            }
+        }
+        // Go's formatter keeps the mode of the first meta-data file it sees.
+        let format_mode = *self.mode.get_or_insert(meta.mode);
+        let merge_set = state.mode == Some(CounterMode::Set);
+
+        // counters[package][func]; one slot past the last function because Go accepts that index.
+        let mut counters: Vec<Vec<Option<Vec<u32>>>> = meta
+            .packages
+            .iter()
+            .map(|p| vec![None; p.func_count() + 1])
+            .collect();
+        // Go's subtract/intersect state: the directory index of the last counter file (kept across
+        // pods, as Go keeps it) and the functions a later directory had counters for.
+        let mut seen: Option<Vec<Vec<bool>>> = (options.operation == Operation::Intersect)
+            .then(|| counters.iter().map(|p| vec![false; p.len()]).collect());
+        let max_segments = if options.all_segments { usize::MAX } else { 1 };
+        for cf in &pod.counter_files {
+            let file = CounterFile::decode_segments(cf.name, cf.bytes, max_segments)?;
+            if options.operation != Operation::Merge && state.dir != Some(cf.origin) {
+                if cf.origin == 0 {
+                    seen = None;
+                } else if options.operation == Operation::Intersect {
+                    if let Some(seen) = seen.take() {
+                        prune(&mut counters, &seen);
+                    }
+                    seen = Some(counters.iter().map(|p| vec![false; p.len()]).collect());
+                }
+                state.dir = Some(cf.origin);
+            }
+            let combine = options.operation == Operation::Merge || state.dir == Some(0);
+            let mut overflow = false;
+            for seg in &file.segments {
+                for fc in seg.funcs() {
+                    let Some(slot) = counters
+                        .get_mut(fc.package as usize)
+                        .and_then(|p| p.get_mut(fc.func as usize))
+                    else {
+                        let nf = meta
+                            .packages
+                            .get(fc.package as usize)
+                            .map_or(0, PackageMeta::func_count);
+                        self.warnings.push(format!(
+                            "func payload inconsistency: id [p={},f={}] nf={nf} len(ctrs)={} in VisitFuncCounterData, ignored",
+                            fc.package,
+                            fc.func,
+                            fc.counters.len()
+                        ));
+                        continue;
+                    };
+                    if combine {
+                        let dst = slot.get_or_insert_with(Vec::new);
+                        if dst.len() < fc.counters.len() {
+                            dst.resize(fc.counters.len(), 0);
+                        }
+                        if dst.len() != fc.counters.len() {
+                            return Err(Error::CounterCount {
+                                file: cf.name.to_owned(),
+                                package: fc.package,
+                                func: fc.func,
+                                dst: dst.len(),
+                                src: fc.counters.len(),
+                            });
+                        }
+                        for (d, &s) in dst.iter_mut().zip(fc.counters) {
+                            if merge_set {
+                                if s != 0 {
+                                    *d = 1;
+                                }
+                            } else {
+                                *d = saturating_add(*d, s, &mut overflow);
+                            }
+                        }
+                    } else if let Some(dst) = slot {
+                        let zero_if = |s: u32| match options.operation {
+                            Operation::Subtract => s != 0,
+                            _ => s == 0,
+                        };
+                        for (d, &s) in dst.iter_mut().zip(fc.counters) {
+                            if zero_if(s) {
+                                *d = 0;
+                            }
+                        }
+                        if let Some(seen) = &mut seen
+                            && let Some(flag) = seen
+                                .get_mut(fc.package as usize)
+                                .and_then(|p| p.get_mut(fc.func as usize))
+                        {
+                            *flag = true;
+                        }
+                    }
+                }
+            }
+            if overflow {
+                self.warnings
+                    .push("uint32 overflow during counter merge".to_owned());
+            }
+        }
+        if let Some(seen) = &seen {
+            prune(&mut counters, seen);
+        }
+
+        for (pkg_index, pkg) in meta.packages.iter().enumerate() {
+            if let Some(filter) = &options.packages
+                && !filter.matches(&pkg.path)
+            {
+                continue;
+            }
+            let units = self.packages.entry(pkg.path.clone()).or_default();
+            for (func_index, func) in pkg.funcs().enumerate() {
+                let ctrs = counters
+                    .get(pkg_index)
+                    .and_then(|p| p.get(func_index))
+                    .and_then(Option::as_ref);
+                if let Some(c) = ctrs
+                    && c.len() < func.units.len()
+                {
+                    return Err(Error::MissingCounters {
+                        file: pod.meta_file.to_owned(),
+                        package: pkg.path.clone(),
+                        func: func_index,
+                        name: func.name.to_owned(),
+                        units: func.units.len(),
+                        counters: c.len(),
+                    });
+                }
+                units.add_func(&func, ctrs.map(Vec::as_slice), format_mode);
+            }
+        }
+        Ok(())
+    }
+
+    /// The counter mode (of the first meta-data file read), or `None` when no data was found.
+    pub fn mode(&self) -> Option<CounterMode> {
+        self.mode
+    }
+
+    /// Warnings Go prints to standard error (without the `warning: ` prefix).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// The import paths of the packages, sorted.
+    pub fn package_paths(&self) -> impl Iterator<Item = &str> + '_ {
+        self.packages.keys().map(String::as_str)
+    }
+
+    /// The units of a package with their counts, in `go tool covdata textfmt` order (file, start line,
+    /// end line, start column, end column, statements).
+    pub fn units(&self, package: &str) -> Vec<UnitCount<'_>> {
+        self.packages
+            .get(package)
+            .map(PackageUnits::sorted)
+            .unwrap_or_default()
+    }
+
+    /// Writes the profile `go tool covdata textfmt` writes (nothing when no data was found).
+    ///
+    /// # Errors
+    /// Whatever `out` returns.
+    pub fn write_textfmt<W: Write>(&self, mut out: W) -> std::io::Result<()> {
+        let Some(mode) = self.mode else {
+            return Ok(());
+        };
+        let mut buf = Vec::with_capacity(64 * 1024);
+        writeln!(buf, "mode: {mode}")?;
+        for pkg in self.packages.values() {
+            for u in pkg.sorted() {
+                let n = &u.unit;
+                writeln!(
+                    buf,
+                    "{}:{}.{},{}.{} {} {}",
+                    u.file, n.start_line, n.start_col, n.end_line, n.end_col, n.num_stmts, u.count
+                )?;
+                if buf.len() > 60 * 1024 {
+                    out.write_all(&buf)?;
+                    buf.clear();
+                }
+            }
+        }
+        out.write_all(&buf)
+    }
+
+    /// [`CovData::write_textfmt`] into a string.
+    pub fn textfmt(&self) -> String {
+        let mut out = Vec::new();
+        // Writing to a Vec cannot fail, and every piece written is UTF-8.
+        let _ = self.write_textfmt(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// What `go tool covdata percent` prints: one line per package. A package without statements
+    /// gets its name and no percentage — and, as in Go, no newline.
+    pub fn percent_text(&self) -> String {
+        let mut out = String::new();
+        if self.mode.is_none() {
+            return out;
+        }
+        for (path, pkg) in &self.packages {
+            let (covered, total) = pkg.statements();
+            let _ = write!(out, "\t{path}\t\t");
+            if total != 0 {
+                let _ = writeln!(
+                    out,
+                    "coverage: {:.1}% of statements",
+                    percent(covered, total)
+                );
+            }
+        }
+        out
+    }
+
+    /// What `go tool covdata func` prints: a line per function (package-level function literals count
+    /// in the total only) and the total, aligned with tabs as Go's `text/tabwriter` aligns them.
+    pub fn func_text(&self) -> String {
+        if self.mode.is_none() {
+            return String::new();
+        }
+        let mut rows: Vec<[String; 3]> = Vec::new();
+        let (mut all, mut covered_all) = (0u64, 0u64);
+        for pkg in self.packages.values() {
+            let units = pkg.sorted();
+            let Some(first) = units.first() else {
+                continue;
+            };
+            let mut current = *first;
+            let (mut total, mut covered) = (0u64, 0u64);
+            let mut emit = |current: &UnitCount<'_>, total: u64, covered: u64| {
+                if !current.literal {
+                    rows.push([
+                        format!("{}:{}:", current.file, current.unit.start_line),
+                        current.func.to_owned(),
+                        format!("{:.1}%", percent(covered, total)),
+                    ]);
+                }
+                all += total;
+                covered_all += covered;
+            };
+            for u in &units {
+                // Go starts a new function whenever the name changes (file and literal flag aside).
+                if u.func != current.func {
+                    emit(&current, total, covered);
+                    current = *u;
+                    total = 0;
+                    covered = 0;
+                }
+                total += u64::from(u.unit.num_stmts);
+                if u.count != 0 {
+                    covered += u64::from(u.unit.num_stmts);
+                }
+            }
+            emit(&current, total, covered);
+        }
+        rows.push([
+            "total".to_owned(),
+            "(statements)".to_owned(),
+            format!("{:.1}%", percent(covered_all, all)),
+        ]);
+        crate::summary::tabwrite(&rows)
+    }
+
+    /// The data as a text [`Profile`]: blocks of different functions with the same range merge as a
+    /// profile merges them (OR in set mode, saturating sum otherwise).
+    ///
+    /// # Errors
+    /// [`Error::ProfileMode`] for a pseudo-mode a text profile cannot hold.
+    pub fn to_profile(&self) -> Result<Profile> {
+        let Some(mode) = self.mode else {
+            return Ok(Profile::default());
+        };
+        let mode = mode.profile_mode().ok_or(Error::ProfileMode { mode })?;
+        let mut files: BTreeMap<&str, HashMap<(u32, u32, u32, u32), Block>> = BTreeMap::new();
+        for pkg in self.packages.values() {
+            for ((fid, unit), &count) in &pkg.units {
+                let Some(func) = pkg.funcs.get(*fid as usize) else {
+                    continue;
+                };
+                let blocks = files.entry(func.file.as_str()).or_default();
+                let key = (unit.start_line, unit.start_col, unit.end_line, unit.end_col);
+                blocks
+                    .entry(key)
+                    .and_modify(|b| b.count = mode.combine(b.count, u64::from(count)))
+                    .or_insert(Block {
+                        start_line: unit.start_line,
+                        start_col: unit.start_col,
+                        end_line: unit.end_line,
+                        end_col: unit.end_col,
+                        num_stmt: unit.num_stmts,
+                        count: u64::from(count),
+                    });
+            }
+        }
+        let files = files
+            .into_iter()
+            .map(|(name, blocks)| {
+                let mut blocks: Vec<Block> = blocks.into_values().collect();
+                blocks.sort_by_key(|b| (b.start_line, b.start_col, b.end_line, b.end_col));
+                FileProfile {
+                    name: name.to_owned(),
+                    blocks,
+                }
+            })
+            .collect();
+        Ok(Profile::from_parts(Some(mode), files))
+    }
+}
+
+/// Go's `100.0 * covered / total`, with a total of 0 read as 1.
+fn percent(covered: u64, total: u64) -> f64 {
+    // Statement counts stay far below 2^53.
+    #[allow(clippy::cast_precision_loss)]
+    let (c, t) = (covered as f64, total.max(1) as f64);
+    100.0 * c / t
+}
+
+/// Drops the counters of functions not marked in `seen` (Go's `pruneCounters`).
+fn prune(counters: &mut [Vec<Option<Vec<u32>>>], seen: &[Vec<bool>]) {
+    for (pkg, seen) in counters.iter_mut().zip(seen) {
+        for (slot, &seen) in pkg.iter_mut().zip(seen) {
+            if !seen {
+                *slot = None;
+            }
+        }
+    }
+}
+
+impl PackageUnits {
+    fn add_func(&mut self, func: &FuncMeta<'_>, counters: Option<&[u32]>, mode: CounterMode) {
+        let key = FuncKey {
+            file: func.file.to_owned(),
+            name: func.name.to_owned(),
+            literal: func.literal,
+        };
+        let next = u32::try_from(self.funcs.len()).unwrap_or(u32::MAX);
+        let fid = *self.func_index.entry(key).or_insert_with_key(|key| {
+            self.funcs.push(key.clone());
+            next
+        });
+        for (i, unit) in func.units.iter().enumerate() {
+            let count = counters.and_then(|c| c.get(i)).copied().unwrap_or(0);
+            let slot = self.units.entry((fid, *unit)).or_insert(0);
+            *slot = if mode == CounterMode::Set {
+                u32::from(count != 0 || *slot != 0)
+            } else {
+                slot.saturating_add(count)
+            };
+        }
+    }
+
+    fn statements(&self) -> (u64, u64) {
+        let (mut covered, mut total) = (0u64, 0u64);
+        for ((_, unit), &count) in &self.units {
+            total += u64::from(unit.num_stmts);
+            if count != 0 {
+                covered += u64::from(unit.num_stmts);
+            }
+        }
+        (covered, total)
+    }
+
+    fn sorted(&self) -> Vec<UnitCount<'_>> {
+        let mut units: Vec<(u32, &Unit, u32)> = self
+            .units
+            .iter()
+            .map(|((fid, unit), &count)| (*fid, unit, count))
+            .collect();
+        let file = |fid: u32| self.funcs.get(fid as usize).map_or("", |f| f.file.as_str());
+        // Ties (the same range in two functions) are ordered by first appearance; Go leaves them in
+        // map order.
+        units.sort_unstable_by(|a, b| {
+            file(a.0)
+                .cmp(file(b.0))
+                .then_with(|| a.1.go_order_key().cmp(&b.1.go_order_key()))
+                .then_with(|| a.0.cmp(&b.0))
+        });
+        units
+            .into_iter()
+            .filter_map(|(fid, unit, count)| {
+                let f = self.funcs.get(fid as usize)?;
+                Some(UnitCount {
+                    file: &f.file,
+                    func: &f.name,
+                    literal: f.literal,
+                    unit: *unit,
+                    count,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn package_patterns_match_like_go() {
+        let f = PackageFilter::new("example.com/a/...,,fmt").unwrap();
+        assert!(f.matches("example.com/a"));
+        assert!(f.matches("example.com/a/b/c"));
+        assert!(!f.matches("example.com/ab"));
+        assert!(f.matches("fmt"));
+        assert!(!f.matches("fmt/x"));
+        let f = PackageFilter::new("net/.../http").unwrap();
+        assert!(f.matches("net/x/y/http"));
+        assert!(!f.matches("net/http"));
+    }
+
+    #[test]
+    fn io_messages_read_like_go() {
+        let e = std::io::Error::from_raw_os_error(2);
+        assert_eq!(go_io_message(&e), "no such file or directory");
+    }
+
+    #[test]
+    fn counters_saturate() {
+        let mut overflow = false;
+        assert_eq!(saturating_add(u32::MAX - 1, 5, &mut overflow), u32::MAX);
+        assert!(overflow);
+    }
+}
