@@ -28,7 +28,8 @@ if [ ! -f "$data/.done" ]; then
       -args -test.gocoverdir="$data/strconv" >/dev/null)
   touch "$data/.done"
 fi
-covdata="$(go env GOTOOLDIR)/covdata"
+# `go tool -n` prints where the covdata binary is (built into the cache on first use).
+covdata="$(go tool -n covdata)"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 cd "$data"

@@ -27,8 +27,16 @@ fuzz_target!(|data: &[u8]| {
             meta_file: "covmeta.x",
             meta,
             counter_files: vec![
-                CounterBytes { name: "covcounters.x.1.1", origin: 0, bytes: counters },
-                CounterBytes { name: "covcounters.x.2.2", origin: 1, bytes: counters },
+                CounterBytes {
+                    name: "covcounters.x.1.1",
+                    origin: 0,
+                    bytes: counters,
+                },
+                CounterBytes {
+                    name: "covcounters.x.2.2",
+                    origin: 1,
+                    bytes: counters,
+                },
             ],
         };
         let options = ReadOptions::default()

@@ -32,10 +32,17 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let mut json = Vec::new();
-    Json::default().write_report(&coverage, &mut json).expect("writing to memory");
+    Json::default()
+        .write_report(&coverage, &mut json)
+        .expect("writing to memory");
     assert!(std::str::from_utf8(&json).is_ok());
     let mut html = Vec::new();
-    Html::new(&resolver).write_report(&coverage, &mut html).expect("writing to memory");
+    Html::new(&resolver)
+        .write_report(&coverage, &mut html)
+        .expect("writing to memory");
     let html = String::from_utf8(html).expect("HTML is UTF-8");
-    assert_eq!(html.matches("<span").count(), html.matches("</span>").count());
+    assert_eq!(
+        html.matches("<span").count(),
+        html.matches("</span>").count()
+    );
 });

@@ -153,10 +153,10 @@ pub(crate) fn run(args: Args) -> CmdResult {
             write_output(Some(&output), data.textfmt().as_bytes())?;
         }
         CoverCommand::Func {
-            profile: Some(profile),
-            output,
-            ..
+            profile, output, ..
         } => {
+            // clap requires a profile when -i is absent.
+            let profile = profile.ok_or("a PROFILE or -i DIR[,DIR…] is required")?;
             let mut merger = ProfileMerger::new();
             merger.add_file(&profile)?;
             let profile = merger.finish()?;

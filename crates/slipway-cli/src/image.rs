@@ -207,7 +207,11 @@ fn build(args: &BuildArgs) -> CmdResult {
         eprintln!(
             "slipway: SBOM {} refers to the {} image {}",
             sbom.digest(),
-            image.descriptor().platform.map(|p| p.to_string()).unwrap_or_default(),
+            image
+                .descriptor()
+                .platform
+                .map(|p| p.to_string())
+                .unwrap_or_default(),
             image.manifest().digest()
         );
     }

@@ -180,7 +180,7 @@ fn destination_tag(text: &str, reference: &Reference) -> Result<Option<Tag>, Err
         Reference::Registry(r) => match (&r.tag, &r.digest) {
             (Some(t), _) => Ok(Some(t.clone())),
             (None, Some(_)) => Ok(None),
-            (None, None) => Ok(Some(Tag::new(slipway_oci::reference::DEFAULT_TAG)?)),
+            (None, None) => Ok(Some(Tag::latest())),
         },
     }
 }

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use criterion::{Criterion, criterion_group, criterion_main};
 use slipway_cover::covdata::{self, ReadOptions};
 use slipway_cover::{
-    FuncReport, MemoryResolver, ModuleResolver, Profile, ProfileMerger, SourceResolver, Summary,
-    find_funcs,
+    Coverage, FuncReport, Html, Json, MemoryResolver, ModuleResolver, Profile, ProfileMerger,
+    ReportWriter, SourceResolver, Summary, find_funcs,
 };
 
 fn std_profile_text() -> String {
@@ -71,6 +71,25 @@ fn bench(c: &mut Criterion) {
     c.bench_function("func report std.out (sources in memory)", |b| {
         b.iter(|| FuncReport::new(black_box(&profile), &memory).unwrap());
     });
+    let coverage = Coverage::new(profile.clone(), &memory).unwrap();
+    c.bench_function("json export std.out", |b| {
+        b.iter(|| {
+            let mut out = Vec::new();
+            Json::default()
+                .write_report(black_box(&coverage), &mut out)
+                .unwrap();
+            out
+        });
+    });
+    c.bench_function("html export std.out (sources in memory)", |b| {
+        b.iter(|| {
+            let mut out = Vec::new();
+            Html::new(&memory)
+                .write_report(black_box(&coverage), &mut out)
+                .unwrap();
+            out
+        });
+    });
 }
 
 /// GOCOVERDIR data: the committed fixtures (small), and the large standard-library data
@@ -104,8 +123,12 @@ fn bench_covdata(c: &mut Criterion) {
         b.iter(|| covdata::read_dirs(black_box(&dirs), &ReadOptions::default()).unwrap());
     });
     let data = covdata::read_dirs(&dirs, &ReadOptions::default()).unwrap();
-    c.bench_function("covdata textfmt std", |b| b.iter(|| black_box(&data).textfmt()));
-    c.bench_function("covdata func std", |b| b.iter(|| black_box(&data).func_text()));
+    c.bench_function("covdata textfmt std", |b| {
+        b.iter(|| black_box(&data).textfmt())
+    });
+    c.bench_function("covdata func std", |b| {
+        b.iter(|| black_box(&data).func_text())
+    });
     c.bench_function("covdata percent std", |b| {
         b.iter(|| black_box(&data).percent_text());
     });

@@ -43,7 +43,7 @@ use crate::profile::{Profile, package_of};
 use crate::resolve::SourceResolver;
 use crate::summary::{Counts, func_counts};
 
-mod diff;
+pub mod diff;
 
 #[cfg(feature = "git")]
 pub use diff::GitChanges;

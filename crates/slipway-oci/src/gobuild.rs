@@ -797,13 +797,10 @@ where
         one.image.write_to(store)?;
         #[cfg(feature = "sbom")]
         if let Some(info) = &one.build_info {
-            sboms.push(crate::sbom::attach(
-                store,
-                info,
-                &one.image.descriptor(),
-                options.created,
-            )
-            .map_err(image::Error::Store)?);
+            sboms.push(
+                crate::sbom::attach(store, info, &one.image.descriptor(), options.created)
+                    .map_err(image::Error::Store)?,
+            );
         }
         images.push(one.image);
     }

@@ -308,7 +308,8 @@ impl<W: Write> ParallelGz<W> {
             let drop = (self.window.len() + take).saturating_sub(WINDOW);
             self.window.drain(..drop);
         }
-        self.window.extend_from_slice(&self.pending[keep_from..take]);
+        self.window
+            .extend_from_slice(&self.pending[keep_from..take]);
         self.pending.drain(..take);
         Ok(())
     }
@@ -1018,6 +1019,63 @@ mod tests {
         // Another mtime is another layer.
         let c = sample().mtime(1).build().unwrap();
         assert_ne!(c.info().diff_id, a.info().diff_id);
+    }
+
+    /// Several pieces' worth of data that compresses somewhat, like a binary.
+    fn bulky(len: usize) -> Vec<u8> {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        (0..len)
+            .map(|i| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                if i % 3 == 0 {
+                    b'a'
+                } else {
+                    (state >> 58) as u8
+                }
+            })
+            .collect()
+    }
+
+    fn parallel_gzip(data: &[u8], level: u32, batch: usize, write_size: usize) -> Vec<u8> {
+        let mut gz = ParallelGz::new(Vec::new(), level).unwrap();
+        gz.batch = batch;
+        for chunk in data.chunks(write_size) {
+            gz.write_all(chunk).unwrap();
+        }
+        gz.finish().unwrap()
+    }
+
+    #[test]
+    fn parallel_gzip_is_one_valid_member_whatever_the_thread_count() {
+        let data = bulky(3 * PIECE + PIECE / 3);
+        let one = parallel_gzip(&data, 1, 1, 8192);
+        assert_eq!(
+            one,
+            parallel_gzip(&data, 1, 8, 100_000),
+            "batch size changed the bytes"
+        );
+        assert_eq!(
+            one,
+            parallel_gzip(&data, 1, 3, PIECE),
+            "write sizes changed the bytes"
+        );
+        for (level, gz) in [(1, one), (6, parallel_gzip(&data, 6, 2, 65_536))] {
+            let mut back = Vec::new();
+            flate2::read::GzDecoder::new(&gz[..])
+                .read_to_end(&mut back)
+                .unwrap();
+            assert!(back == data, "level {level}: round trip differs");
+            assert!(gz.len() < data.len(), "level {level} did not compress");
+        }
+        // Empty input is a valid empty member too.
+        let empty = parallel_gzip(&[], 1, 2, 1);
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(&empty[..])
+            .read_to_end(&mut back)
+            .unwrap();
+        assert!(back.is_empty());
     }
 
     #[test]

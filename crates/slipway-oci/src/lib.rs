@@ -4,8 +4,13 @@
 //! - [`digest`]: validated `sha256:`/`sha512:` digests and a streaming digester.
 //! - [`platform`]: platform specifiers parsed, normalised and matched as containerd does.
 //! - [`manifest`]: OCI and Docker schema 2 manifests, indexes and configs; bytes digested once.
-//! - [`store`]: the [`BlobStore`](store::BlobStore) / [`ManifestStore`](store::ManifestStore) traits, an
-//!   OCI image layout directory and a memory store.
+//! - [`store`]: the [`BlobStore`](store::BlobStore) / [`ManifestStore`](store::ManifestStore) /
+//!   [`Referrers`](store::Referrers) traits, an OCI image layout directory, a memory store, and
+//!   [`store::open`], which opens any [`Reference`] as a store.
+//! - `store::registry` (feature `registry`): one repository of a registry as a store: Docker/containers
+//!   auth files and credential helpers, basic and bearer auth, cross-repository mounts, chunked uploads
+//!   honouring `OCI-Chunk-Min-Length` with a monolithic fallback, bounded retries, digest verification of
+//!   everything pulled, the referrers API with its tag-schema fallback, plain HTTP on loopback.
 //! - [`index`]: multi-platform index assembly and editing.
 //! - [`image`]: reproducible images from files: layer tarball, config, manifest.
 //! - [`gobuild`]: images from Go main packages, ko-style (`go build` per platform, no daemon), on an

@@ -97,6 +97,11 @@ impl Tag {
         Ok(Tag(tag.to_owned()))
     }
 
+    /// `latest`: what a registry reference without tag or digest means.
+    pub fn latest() -> Self {
+        Tag(DEFAULT_TAG.to_owned())
+    }
+
     /// The tag text.
     pub fn as_str(&self) -> &str {
         &self.0

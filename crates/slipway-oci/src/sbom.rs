@@ -106,7 +106,9 @@ struct Relationship {
 fn purl_escape(text: &str, keep_slash: bool) -> String {
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'~') || (keep_slash && b == b'/')
+        if b.is_ascii_alphanumeric()
+            || matches!(b, b'.' | b'-' | b'_' | b'~')
+            || (keep_slash && b == b'/')
         {
             out.push(char::from(b));
         } else {
@@ -154,10 +156,9 @@ fn spdx_id(n: usize, path: &str) -> String {
 fn package(n: usize, module: &Module, purpose: &'static str) -> Package {
     // What is linked in: the replacement when there is one.
     let (effective, comment) = match module.replace.as_deref() {
-        Some(r) if r.version.is_empty() => (
-            None,
-            Some(format!("replaced by the directory {}", r.path)),
-        ),
+        Some(r) if r.version.is_empty() => {
+            (None, Some(format!("replaced by the directory {}", r.path)))
+        }
         Some(r) => (
             Some(r),
             Some(format!("replaces {}@{}", module.path, module.version)),
@@ -310,7 +311,10 @@ mod tests {
             purl("github.com/a/b", "v1.0.0+incompatible"),
             "pkg:golang/github.com/a/b@v1.0.0%2Bincompatible"
         );
-        assert_eq!(purl("example.com/app", "(devel)"), "pkg:golang/example.com/app");
+        assert_eq!(
+            purl("example.com/app", "(devel)"),
+            "pkg:golang/example.com/app"
+        );
     }
 
     #[test]

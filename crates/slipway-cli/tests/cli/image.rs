@@ -82,6 +82,25 @@ fn validate(dir: &Path, tag: &str) {
     );
 }
 
+/// Validates the index tagged `tag` in a layout of its own (`slipway copy --all`, which keeps every
+/// byte): next to its SBOM referrers, which slipway lists untagged in index.json as ORAS does,
+/// oci-image-tool 1.0.0-rc1's `--ref name=` filter skips entries while deleting from the slice it walks
+/// and reports the tag as "not unique" for most entry orders.
+fn validate_index_alone(layout: &str, tag: &str) {
+    let alone = tempfile::tempdir().unwrap();
+    let out = slipway()
+        .args(["copy", "--all", &format!("oci:{layout}:{tag}")])
+        .arg(format!("oci:{}:{tag}", alone.path().display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    validate(alone.path(), tag);
+}
+
 /// The file `name` from a gzip layer tarball.
 fn file_from_layer(layer: &[u8], name: &str) -> Vec<u8> {
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(layer));
@@ -119,9 +138,9 @@ fn builds_reproducible_valid_multi_arch_images_whose_binary_serves_healthz() {
         digest,
         "two builds, two digests"
     );
-    validate(first.path(), "v9.8.7");
-
     let layout = first.path().display().to_string();
+    validate_index_alone(&layout, "v9.8.7");
+
     let index = slipway_json(&["inspect", &format!("oci:{layout}:v9.8.7"), "--raw"]);
     assert_eq!(
         index["mediaType"],
@@ -297,7 +316,10 @@ fn builds_on_a_base_layout_with_base_annotations_and_sboms() {
     // The base: slipway's own image of the service (CA layer + app layer), without SBOMs.
     let base = tempfile::tempdir().unwrap();
     let base_digest = build_with(base.path(), "linux/amd64,linux/arm64", &["--no-sbom"]);
-    assert!(untagged_entries(base.path()).is_empty(), "--no-sbom lists no referrers");
+    assert!(
+        untagged_entries(base.path()).is_empty(),
+        "--no-sbom lists no referrers"
+    );
     let base_ref = format!("oci:{}:v9.8.7", base.path().display());
 
     let dest = tempfile::tempdir().unwrap();
@@ -340,8 +362,25 @@ fn builds_on_a_base_layout_with_base_annotations_and_sboms() {
         assert_eq!(layers.len(), base_layers.len() + 1);
         assert_eq!(layers[..base_layers.len()], base_layers[..]);
     }
+    validate_index_alone(&layout, "v9.8.7");
     check_each_platform(&layout, &index, &platforms);
     check_extracted_binary_serves(dest.path(), &layout);
+    // skopeo reads the tagged index (its untagged referrers beside it do not disturb it) byte for byte.
+    let skopeo = Command::new(require_tool("skopeo"))
+        .args(["--insecure-policy", "inspect", "--raw"])
+        .arg(format!("oci:{layout}:v9.8.7"))
+        .output()
+        .unwrap();
+    assert!(
+        skopeo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&skopeo.stderr)
+    );
+    let digest_hex = digest.trim_start_matches("sha256:");
+    assert_eq!(
+        skopeo.stdout,
+        std::fs::read(dest.path().join("blobs/sha256").join(digest_hex)).unwrap()
+    );
 
     // One SPDX referrer per platform image, untagged in index.json.
     let referrers = untagged_entries(dest.path());
@@ -354,7 +393,10 @@ fn builds_on_a_base_layout_with_base_annotations_and_sboms() {
             "--raw",
         ]);
         assert_eq!(sbom["subject"]["digest"], image["digest"]);
-        assert_eq!(sbom["config"]["mediaType"], "application/vnd.oci.empty.v1+json");
+        assert_eq!(
+            sbom["config"]["mediaType"],
+            "application/vnd.oci.empty.v1+json"
+        );
     }
 }
 

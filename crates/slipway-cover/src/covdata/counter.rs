@@ -202,41 +202,7 @@ fn read_segment(
     let strings = Reader::new(r.file(), table, table_at).string_table("segment string table")?;
     let args_at = r.offset();
     let args_bytes = r.bytes(args_len, "segment args table")?;
-    let mut a = Reader::new(r.file(), args_bytes, args_at);
-    let nents = a.uleb128("args count")?;
-    let mut args: Vec<(String, String)> = Vec::new();
-    for _ in 0..nents {
-        let mut pair = [String::new(), String::new()];
-        for slot in &mut pair {
-            let at = a.offset();
-            let idx = a.uleb128("args string index")?;
-            *slot = usize::try_from(idx)
-                .ok()
-                .and_then(|i| strings.get(i))
-                .ok_or_else(|| {
-                    a.malformed(
-                        at,
-                        "args string index",
-                        "malformed string table ref".to_owned(),
-                    )
-                })?
-                .clone();
-        }
-        let [k, v] = pair;
-        if args.iter().any(|(key, _)| *key == k) {
-            return Err(a.malformed(args_at, "args table", "malformed args table".to_owned()));
-        }
-        args.push((k, v));
-    }
-    if let Some((_, argc)) = args.iter().find(|(k, _)| k == "argc")
-        && argc.parse::<i64>().is_err()
-    {
-        return Err(a.malformed(
-            args_at,
-            "args table",
-            "malformed argc in counter data file args section".to_owned(),
-        ));
-    }
+    let args = read_args(&mut Reader::new(r.file(), args_bytes, args_at), &strings)?;
     // Go pads to a multiple of four of the file offset, not of the segment's.
     let rem = r.offset() % 4;
     if rem != 0 {
@@ -297,4 +263,47 @@ fn read_segment(
         seg.funcs.push((package, func, first..seg.counters.len()));
     }
     Ok(seg)
+}
+
+/// The args table: ULEB128 count, then key and value string indices per entry.
+fn read_args(a: &mut Reader<'_>, strings: &[String]) -> Result<Vec<(String, String)>, Error> {
+    let nents = a.uleb128("args count")?;
+    let mut args: Vec<(String, String)> = Vec::new();
+    for _ in 0..nents {
+        let mut pair = [String::new(), String::new()];
+        for slot in &mut pair {
+            let at = a.offset();
+            let idx = a.uleb128("args string index")?;
+            usize::try_from(idx)
+                .ok()
+                .and_then(|i| strings.get(i))
+                .ok_or_else(|| {
+                    a.malformed(
+                        at,
+                        "args string index",
+                        "malformed string table ref".to_owned(),
+                    )
+                })?
+                .clone_into(slot);
+        }
+        let [k, v] = pair;
+        if args.iter().any(|(key, _)| *key == k) {
+            return Err(a.malformed(
+                a.base_offset(),
+                "args table",
+                "malformed args table".to_owned(),
+            ));
+        }
+        args.push((k, v));
+    }
+    if let Some((_, argc)) = args.iter().find(|(k, _)| k == "argc")
+        && argc.parse::<i64>().is_err()
+    {
+        return Err(a.malformed(
+            a.base_offset(),
+            "args table",
+            "malformed argc in counter data file args section".to_owned(),
+        ));
+    }
+    Ok(args)
 }

@@ -361,23 +361,16 @@ fn decode_package(file: &str, blob: &[u8], base: usize) -> Result<PackageMeta, E
         func_offsets.push(r.u32("function offset")?);
     }
     let strings = r.string_table("package string table")?;
-    let string = |r: &Reader<'_>, at: usize, idx: u32, field: &'static str| {
-        if (idx as usize) < strings.len() {
-            Ok(idx)
-        } else {
-            Err(r.malformed(
-                at,
-                field,
-                format!(
-                    "string index {idx} out of range ({} strings)",
-                    strings.len()
-                ),
-            ))
-        }
-    };
-    string(&r, base + 4, name_idx, "package header name")?;
-    string(&r, base + 8, path_idx, "package header path")?;
-    string(&r, base + 12, module_idx, "package header module path")?;
+    let count = strings.len();
+    check_string(&r, base + 4, name_idx, count, "package header name")?;
+    check_string(&r, base + 8, path_idx, count, "package header path")?;
+    check_string(
+        &r,
+        base + 12,
+        module_idx,
+        count,
+        "package header module path",
+    )?;
 
     let mut funcs = Vec::with_capacity(num_funcs);
     let mut units = Vec::new();
@@ -391,46 +384,7 @@ fn decode_package(file: &str, blob: &[u8], base: usize) -> Result<PackageMeta, E
             ));
         }
         r.seek(foff as usize, "function offset")?;
-        let at = r.offset();
-        let num_units = r.uleb128("function unit count")?;
-        // Each unit takes at least five bytes: refuse counts the blob cannot hold before allocating.
-        let num_units = usize::try_from(num_units)
-            .ok()
-            .filter(|&n| n.checked_mul(5).is_some_and(|need| need <= r.remaining()))
-            .ok_or_else(|| {
-                r.malformed(
-                    at,
-                    "function unit count",
-                    format!(
-                        "{num_units} units cannot fit in the {} bytes left",
-                        r.remaining()
-                    ),
-                )
-            })?;
-        let name_at = r.offset();
-        let name_idx = r.uleb128_u32("function name")?;
-        let name = string(&r, name_at, name_idx, "function name")?;
-        let file_at = r.offset();
-        let file_idx = r.uleb128_u32("function file")?;
-        let src = string(&r, file_at, file_idx, "function file")?;
-        let first = units.len();
-        units.reserve(num_units);
-        for _ in 0..num_units {
-            units.push(Unit {
-                start_line: r.uleb128_u32("unit start line")?,
-                start_col: r.uleb128_u32("unit start column")?,
-                end_line: r.uleb128_u32("unit end line")?,
-                end_col: r.uleb128_u32("unit end column")?,
-                num_stmts: r.uleb128_u32("unit statements")?,
-            });
-        }
-        let literal = r.uleb128("function literal flag")? != 0;
-        funcs.push(FuncRecord {
-            name,
-            file: src,
-            units: first..units.len(),
-            literal,
-        });
+        funcs.push(decode_func(&mut r, count, &mut units)?);
     }
     let get = |idx: u32| strings[idx as usize].clone();
     Ok(PackageMeta {
@@ -442,4 +396,71 @@ fn decode_package(file: &str, blob: &[u8], base: usize) -> Result<PackageMeta, E
         units,
         strings,
     })
+}
+
+/// Decodes the function at the reader's position, appending its units to `units`.
+fn decode_func(
+    r: &mut Reader<'_>,
+    strings: usize,
+    units: &mut Vec<Unit>,
+) -> Result<FuncRecord, Error> {
+    let at = r.offset();
+    let num_units = r.uleb128("function unit count")?;
+    // Each unit takes at least five bytes: refuse counts the blob cannot hold before allocating.
+    let num_units = usize::try_from(num_units)
+        .ok()
+        .filter(|&n| n.checked_mul(5).is_some_and(|need| need <= r.remaining()))
+        .ok_or_else(|| {
+            r.malformed(
+                at,
+                "function unit count",
+                format!(
+                    "{num_units} units cannot fit in the {} bytes left",
+                    r.remaining()
+                ),
+            )
+        })?;
+    let name_at = r.offset();
+    let name_idx = r.uleb128_u32("function name")?;
+    let name = check_string(r, name_at, name_idx, strings, "function name")?;
+    let file_at = r.offset();
+    let file_idx = r.uleb128_u32("function file")?;
+    let src = check_string(r, file_at, file_idx, strings, "function file")?;
+    let first = units.len();
+    units.reserve(num_units);
+    for _ in 0..num_units {
+        units.push(Unit {
+            start_line: r.uleb128_u32("unit start line")?,
+            start_col: r.uleb128_u32("unit start column")?,
+            end_line: r.uleb128_u32("unit end line")?,
+            end_col: r.uleb128_u32("unit end column")?,
+            num_stmts: r.uleb128_u32("unit statements")?,
+        });
+    }
+    let literal = r.uleb128("function literal flag")? != 0;
+    Ok(FuncRecord {
+        name,
+        file: src,
+        units: first..units.len(),
+        literal,
+    })
+}
+
+/// `idx` if it names one of the `count` strings of the table.
+fn check_string(
+    r: &Reader<'_>,
+    at: usize,
+    idx: u32,
+    count: usize,
+    field: &'static str,
+) -> Result<u32, Error> {
+    if (idx as usize) < count {
+        Ok(idx)
+    } else {
+        Err(r.malformed(
+            at,
+            field,
+            format!("string index {idx} out of range ({count} strings)"),
+        ))
+    }
 }

@@ -434,6 +434,41 @@ struct MergeState {
     dir: Option<usize>,
 }
 
+impl MergeState {
+    /// Go's `SetModeAndGranularity`: the first file sets both; later ones must agree (a relaxed mode
+    /// clash keeps the higher mode).
+    fn check_mode(&mut self, file: &str, meta: &MetaFile, policy: ModePolicy) -> Result<()> {
+        let (Some(previous), Some(granularity)) = (self.mode, self.granularity) else {
+            self.mode = Some(meta.mode);
+            self.granularity = Some(meta.granularity);
+            return Ok(());
+        };
+        if granularity != meta.granularity {
+            return Err(Error::GranularityClash {
+                file: file.to_owned(),
+                previous: granularity,
+                new: meta.granularity,
+            });
+        }
+        if previous != meta.mode {
+            if policy == ModePolicy::Strict {
+                return Err(Error::ModeClash {
+                    file: file.to_owned(),
+                    previous,
+                    new: meta.mode,
+                });
+            }
+            if previous.to_byte() < meta.mode.to_byte() {
+                self.mode = Some(meta.mode);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Counters of one pod per package and function (`None`: no counter file had the function).
+type PodCounters = Vec<Vec<Option<Vec<u32>>>>;
+
 fn read_file(name: &str, path: &std::path::Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|error| Error::Io {
         file: name.to_owned(),
@@ -457,132 +492,10 @@ impl CovData {
         state: &mut MergeState,
     ) -> Result<()> {
         let meta = MetaFile::decode(pod.meta_file, pod.meta)?;
-        match (state.mode, state.granularity) {
-            (Some(previous), Some(gran)) => {
-                if gran != meta.granularity {
-                    return Err(Error::GranularityClash {
-                        file: pod.meta_file.to_owned(),
-                        previous: gran,
-                        new: meta.granularity,
-                    });
-                }
-                if previous != meta.mode {
-                    if options.policy == ModePolicy::Strict {
-                        return Err(Error::ModeClash {
-                            file: pod.meta_file.to_owned(),
-                            previous,
-                            new: meta.mode,
-                        });
-                    }
-                    if previous.to_byte() < meta.mode.to_byte() {
-                        state.mode = Some(meta.mode);
-                    }
-                }
-            }
-            _ => {
-                state.mode = Some(meta.mode);
-                state.granularity = Some(meta.granularity);
-            }
-        }
+        state.check_mode(pod.meta_file, &meta, options.policy)?;
         // Go's formatter keeps the mode of the first meta-data file it sees.
         let format_mode = *self.mode.get_or_insert(meta.mode);
-        let merge_set = state.mode == Some(CounterMode::Set);
-
-        // counters[package][func]; one slot past the last function because Go accepts that index.
-        let mut counters: Vec<Vec<Option<Vec<u32>>>> = meta
-            .packages
-            .iter()
-            .map(|p| vec![None; p.func_count() + 1])
-            .collect();
-        // Go's subtract/intersect state: the directory index of the last counter file (kept across
-        // pods, as Go keeps it) and the functions a later directory had counters for.
-        let mut seen: Option<Vec<Vec<bool>>> = (options.operation == Operation::Intersect)
-            .then(|| counters.iter().map(|p| vec![false; p.len()]).collect());
-        let max_segments = if options.all_segments { usize::MAX } else { 1 };
-        for cf in &pod.counter_files {
-            let file = CounterFile::decode_segments(cf.name, cf.bytes, max_segments)?;
-            if options.operation != Operation::Merge && state.dir != Some(cf.origin) {
-                if cf.origin == 0 {
-                    seen = None;
-                } else if options.operation == Operation::Intersect {
-                    if let Some(seen) = seen.take() {
-                        prune(&mut counters, &seen);
-                    }
-                    seen = Some(counters.iter().map(|p| vec![false; p.len()]).collect());
-                }
-                state.dir = Some(cf.origin);
-            }
-            let combine = options.operation == Operation::Merge || state.dir == Some(0);
-            let mut overflow = false;
-            for seg in &file.segments {
-                for fc in seg.funcs() {
-                    let Some(slot) = counters
-                        .get_mut(fc.package as usize)
-                        .and_then(|p| p.get_mut(fc.func as usize))
-                    else {
-                        let nf = meta
-                            .packages
-                            .get(fc.package as usize)
-                            .map_or(0, PackageMeta::func_count);
-                        self.warnings.push(format!(
-                            "func payload inconsistency: id [p={},f={}] nf={nf} len(ctrs)={} in VisitFuncCounterData, ignored",
-                            fc.package,
-                            fc.func,
-                            fc.counters.len()
-                        ));
-                        continue;
-                    };
-                    if combine {
-                        let dst = slot.get_or_insert_with(Vec::new);
-                        if dst.len() < fc.counters.len() {
-                            dst.resize(fc.counters.len(), 0);
-                        }
-                        if dst.len() != fc.counters.len() {
-                            return Err(Error::CounterCount {
-                                file: cf.name.to_owned(),
-                                package: fc.package,
-                                func: fc.func,
-                                dst: dst.len(),
-                                src: fc.counters.len(),
-                            });
-                        }
-                        for (d, &s) in dst.iter_mut().zip(fc.counters) {
-                            if merge_set {
-                                if s != 0 {
-                                    *d = 1;
-                                }
-                            } else {
-                                *d = saturating_add(*d, s, &mut overflow);
-                            }
-                        }
-                    } else if let Some(dst) = slot {
-                        let zero_if = |s: u32| match options.operation {
-                            Operation::Subtract => s != 0,
-                            _ => s == 0,
-                        };
-                        for (d, &s) in dst.iter_mut().zip(fc.counters) {
-                            if zero_if(s) {
-                                *d = 0;
-                            }
-                        }
-                        if let Some(seen) = &mut seen
-                            && let Some(flag) = seen
-                                .get_mut(fc.package as usize)
-                                .and_then(|p| p.get_mut(fc.func as usize))
-                        {
-                            *flag = true;
-                        }
-                    }
-                }
-            }
-            if overflow {
-                self.warnings
-                    .push("uint32 overflow during counter merge".to_owned());
-            }
-        }
-        if let Some(seen) = &seen {
-            prune(&mut counters, seen);
-        }
+        let counters = self.pod_counters(pod, &meta, options, state)?;
 
         for (pkg_index, pkg) in meta.packages.iter().enumerate() {
             if let Some(filter) = &options.packages
@@ -612,6 +525,108 @@ impl CovData {
             }
         }
         Ok(())
+    }
+
+    /// The counters of a pod's counter-data files, merged (or subtracted, intersected) per function.
+    fn pod_counters(
+        &mut self,
+        pod: &PodBytes<'_>,
+        meta: &MetaFile,
+        options: &ReadOptions,
+        state: &mut MergeState,
+    ) -> Result<PodCounters> {
+        let merge_set = state.mode == Some(CounterMode::Set);
+        // counters[package][func]; one slot past the last function because Go accepts that index.
+        let mut counters: PodCounters = meta
+            .packages
+            .iter()
+            .map(|p| vec![None; p.func_count() + 1])
+            .collect();
+        let unseen = |counters: &PodCounters| -> Vec<Vec<bool>> {
+            counters.iter().map(|p| vec![false; p.len()]).collect()
+        };
+        // Go's subtract/intersect state: the directory index of the last counter file (kept across
+        // pods, as Go keeps it) and the functions a later directory had counters for.
+        let mut seen = (options.operation == Operation::Intersect).then(|| unseen(&counters));
+        let max_segments = if options.all_segments { usize::MAX } else { 1 };
+        for cf in &pod.counter_files {
+            let file = CounterFile::decode_segments(cf.name, cf.bytes, max_segments)?;
+            if options.operation != Operation::Merge && state.dir != Some(cf.origin) {
+                if cf.origin == 0 {
+                    seen = None;
+                } else if options.operation == Operation::Intersect {
+                    if let Some(seen) = seen.take() {
+                        prune(&mut counters, &seen);
+                    }
+                    seen = Some(unseen(&counters));
+                }
+                state.dir = Some(cf.origin);
+            }
+            let combine = options.operation == Operation::Merge || state.dir == Some(0);
+            let mut overflow = false;
+            for fc in file.segments.iter().flat_map(Segment::funcs) {
+                let Some(slot) = counters
+                    .get_mut(fc.package as usize)
+                    .and_then(|p| p.get_mut(fc.func as usize))
+                else {
+                    let nf = meta
+                        .packages
+                        .get(fc.package as usize)
+                        .map_or(0, PackageMeta::func_count);
+                    self.warnings.push(format!(
+                        "func payload inconsistency: id [p={},f={}] nf={nf} len(ctrs)={} in VisitFuncCounterData, ignored",
+                        fc.package,
+                        fc.func,
+                        fc.counters.len()
+                    ));
+                    continue;
+                };
+                if combine {
+                    let dst = slot.get_or_insert_with(Vec::new);
+                    if dst.len() < fc.counters.len() {
+                        dst.resize(fc.counters.len(), 0);
+                    }
+                    if dst.len() != fc.counters.len() {
+                        return Err(Error::CounterCount {
+                            file: cf.name.to_owned(),
+                            package: fc.package,
+                            func: fc.func,
+                            dst: dst.len(),
+                            src: fc.counters.len(),
+                        });
+                    }
+                    for (d, &s) in dst.iter_mut().zip(fc.counters) {
+                        *d = if merge_set {
+                            u32::from(s != 0 || *d != 0)
+                        } else {
+                            saturating_add(*d, s, &mut overflow)
+                        };
+                    }
+                } else if let Some(dst) = slot {
+                    let subtract = options.operation == Operation::Subtract;
+                    for (d, &s) in dst.iter_mut().zip(fc.counters) {
+                        if (s != 0) == subtract {
+                            *d = 0;
+                        }
+                    }
+                    if let Some(flag) = seen
+                        .as_mut()
+                        .and_then(|seen| seen.get_mut(fc.package as usize))
+                        .and_then(|p| p.get_mut(fc.func as usize))
+                    {
+                        *flag = true;
+                    }
+                }
+            }
+            if overflow {
+                self.warnings
+                    .push("uint32 overflow during counter merge".to_owned());
+            }
+        }
+        if let Some(seen) = &seen {
+            prune(&mut counters, seen);
+        }
+        Ok(counters)
     }
 
     /// The counter mode (of the first meta-data file read), or `None` when no data was found.
@@ -753,7 +768,7 @@ impl CovData {
             return Ok(Profile::default());
         };
         let mode = mode.profile_mode().ok_or(Error::ProfileMode { mode })?;
-        let mut files: BTreeMap<&str, HashMap<(u32, u32, u32, u32), Block>> = BTreeMap::new();
+        let mut files: BTreeMap<&str, HashMap<RangeKey, Block>> = BTreeMap::new();
         for pkg in self.packages.values() {
             for ((fid, unit), &count) in &pkg.units {
                 let Some(func) = pkg.funcs.get(*fid as usize) else {
@@ -789,6 +804,9 @@ impl CovData {
     }
 }
 
+/// A block's range: start line and column, end line and column.
+type RangeKey = (u32, u32, u32, u32);
+
 /// Go's `100.0 * covered / total`, with a total of 0 read as 1.
 fn percent(covered: u64, total: u64) -> f64 {
     // Statement counts stay far below 2^53.
@@ -798,7 +816,7 @@ fn percent(covered: u64, total: u64) -> f64 {
 }
 
 /// Drops the counters of functions not marked in `seen` (Go's `pruneCounters`).
-fn prune(counters: &mut [Vec<Option<Vec<u32>>>], seen: &[Vec<bool>]) {
+fn prune(counters: &mut PodCounters, seen: &[Vec<bool>]) {
     for (pkg, seen) in counters.iter_mut().zip(seen) {
         for (slot, &seen) in pkg.iter_mut().zip(seen) {
             if !seen {

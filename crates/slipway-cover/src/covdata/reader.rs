@@ -26,6 +26,11 @@ impl<'a> Reader<'a> {
         self.file
     }
 
+    /// The file offset of the first byte.
+    pub(crate) fn base_offset(&self) -> usize {
+        self.base
+    }
+
     /// The file offset of the next byte.
     pub(crate) fn offset(&self) -> usize {
         self.base + self.pos

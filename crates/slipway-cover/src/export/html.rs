@@ -237,6 +237,7 @@ const SCRIPT: &str = "(function() {
     return found;
   }
   files.addEventListener('change', function() { select(files.value); location.hash = files.value; }, false);
+  window.addEventListener('hashchange', function() { select(location.hash.substr(1)); }, false);
   if (!(location.hash && select(location.hash.substr(1))) && all.length > 0) { select(all[0].id); }
 })();
 ";

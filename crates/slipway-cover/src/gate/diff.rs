@@ -2,7 +2,7 @@
 //!
 //! Three parts, each replaceable:
 //! - a [`ChangedLines`] provider says which lines changed, as repository-relative paths and line
-//!   numbers of the new version ([`Changes`]). [`GitChanges`] (feature `git`) computes them with libgit2;
+//!   numbers of the new version ([`Changes`]). `GitChanges` (feature `git`) computes them with libgit2;
 //!   [`Changes::from_unified_diff`] reads `git diff` (or any unified diff) output; a tool may also build
 //!   [`Changes`] itself.
 //! - a path map turns a profile's file names (`example.com/m/pkg/file.go`) into repository-relative paths
@@ -13,7 +13,7 @@
 //! # Which lines count
 //!
 //! A line is **coverable** when a block with statements covers it, and **covered** when such a block ran
-//! (count > 0): the line rule of [`line_hits`](crate::line_hits), the same as the LCOV and Cobertura
+//! (count > 0): the line rule of [`line_hits`], the same as the LCOV and Cobertura
 //! exports. A block covers its start line through its end line, except an end line it reaches only at
 //! column 1. Where blocks overlap on a line (`if err != nil { return err }` on one line holds two), the
 //! line is covered when any of them ran. Changed lines no block covers (comments, declarations, blank
@@ -23,7 +23,7 @@
 //!
 //! # Which revision is the base
 //!
-//! [`GitChanges`] diffs against the **merge base** of the given revision and `HEAD` by default, as
+//! `GitChanges` diffs against the **merge base** of the given revision and `HEAD` by default, as
 //! diff-cover and Codecov do: on a feature branch, `--diff-base main` then measures the branch's own
 //! changes, not the changes that landed on `main` since the branch was cut. The new side is the
 //! **working tree** (staged and unstaged changes to tracked files, as `git diff MERGE_BASE` shows them),
@@ -449,7 +449,9 @@ impl DiffGate {
             report.changed += entry.changed;
             report.files.push(entry);
         }
-        // Changed Go files the profile never saw: packages without tests in the run, new files, …
+        // Changed Go files the profile never saw, in the directories of files it did (files without
+        // statements, new files the run missed); other directories may belong to other modules entirely.
+        let dirs: BTreeSet<&str> = profiled.iter().map(|p| parent_dir(p)).collect();
         report.unprofiled = changes
             .files()
             .map(|(p, _)| p)
@@ -457,6 +459,7 @@ impl DiffGate {
                 Path::new(p).extension().is_some_and(|e| e == "go")
                     && !p.ends_with("_test.go")
                     && !profiled.contains(*p)
+                    && dirs.contains(parent_dir(p))
             })
             .map(str::to_owned)
             .collect();
@@ -467,6 +470,11 @@ impl DiffGate {
         });
         Ok(report)
     }
+}
+
+/// The directory part of a `/`-separated path (empty at the top).
+fn parent_dir(path: &str) -> &str {
+    path.rfind('/').map_or("", |i| &path[..i])
 }
 
 /// Consecutive line numbers folded into inclusive ranges.
@@ -513,8 +521,8 @@ pub struct DiffReport {
     pub coverable: u64,
     /// Coverable changed lines that ran.
     pub covered: u64,
-    /// Changed non-test `.go` files the profile does not list (repository-relative): files without
-    /// statements, or packages the test run did not measure.
+    /// Changed non-test `.go` files the profile does not list, in directories where it lists others
+    /// (repository-relative): files without statements, or files the test run did not measure.
     pub unprofiled: Vec<String>,
     /// The threshold checked, if any.
     pub threshold: Option<f64>,
@@ -662,6 +670,7 @@ mod tests {
         let changes = Changes::new()
             .with_lines("p/a.go", [1, 2, 4, 5, 6, 7, 12])
             .with_lines("p/new.go", [1])
+            .with_lines("q/other.go", [1])
             .with_lines("p/new_test.go", [1])
             .describe("since test");
         let report = check(&DiffGate::new().threshold(60.0).unwrap(), &changes);

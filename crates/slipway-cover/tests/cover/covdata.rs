@@ -1,6 +1,7 @@
 //! Binary coverage data (`GOCOVERDIR`): every output compared byte for byte with what
 //! `go tool covdata` printed for the same directories (`scripts/gen-cover-covdata-fixtures.sh`).
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use slipway_cover::covdata::{
@@ -23,7 +24,9 @@ fn read_out(name: &str) -> Option<String> {
 
 /// `DIR,DIR` relative to data/ (as the script ran Go) to absolute paths.
 fn dirs(list: &str) -> Vec<String> {
-    list.split(',').map(|d| format!("{}/{d}", data_dir())).collect()
+    list.split(',')
+        .map(|d| format!("{}/{d}", data_dir()))
+        .collect()
 }
 
 /// Messages name files as `<dir>/<file>`; Go ran in data/ with relative directories.
@@ -69,11 +72,10 @@ fn run(case: &Case, cmd: &str) -> (String, String, bool) {
                 "percent" => data.percent_text(),
                 _ => data.textfmt(),
             };
-            let err: String = data
-                .warnings()
-                .iter()
-                .map(|w| format!("warning: {w}\n"))
-                .collect();
+            let mut err = String::new();
+            for w in data.warnings() {
+                writeln!(err, "warning: {w}").unwrap();
+            }
             (out, err, false)
         }
         Err(e) => (String::new(), relative(&format!("error: {e}\n")), true),
@@ -93,7 +95,9 @@ fn func_percent_and_textfmt_match_go_tool_covdata_byte_for_byte() {
             let want_err = read_out(&format!("{key}.err")).unwrap_or_default();
             if !want_err.is_empty() || !err.is_empty() {
                 // Go prints `error: ` twice for errors met while reading input; the message is the same.
-                let want_err = want_err.replace("error: error: ", "error: ").replace("\n\n", "\n");
+                let want_err = want_err
+                    .replace("error: error: ", "error: ")
+                    .replace("\n\n", "\n");
                 assert_eq!(err, want_err, "{key} stderr");
             }
             let want = read_out(&key).unwrap_or_default();
@@ -147,7 +151,7 @@ fn converts_to_the_text_profile_go_writes() {
         let summary = Summary::of(&profile);
         let mut text = String::new();
         for (pkg, counts) in &summary.packages {
-            text.push_str(&format!("\t{pkg}\t\t{}\n", counts.go_test_line()));
+            writeln!(text, "\t{pkg}\t\t{}", counts.go_test_line()).unwrap();
         }
         let percent = read_out(&format!("{case}.percent")).unwrap();
         let percent = percent.replace("\texample.com/covd/consts\t\t", "");
@@ -187,7 +191,10 @@ fn decodes_meta_and_counter_files() {
             let names: Vec<&str> = calc.funcs().map(|f| f.name).collect();
             assert!(names.contains(&"*Acc.Add"), "{names:?}");
             assert!(names.contains(&"Acc.Total"), "{names:?}");
-            assert!(calc.funcs().any(|f| f.literal && f.name.starts_with("func.L")));
+            assert!(
+                calc.funcs()
+                    .any(|f| f.literal && f.name.starts_with("func.L"))
+            );
             metas += 1;
         } else {
             let file = CounterFile::decode(&name, &bytes).unwrap();
@@ -196,7 +203,11 @@ fn decodes_meta_and_counter_files() {
             assert!(name.contains(&hex(&file.meta_hash)));
             let seg = &file.segments[0];
             assert!(seg.func_count() > 0);
-            assert!(seg.os_args()[0].ends_with("app-count"), "{:?}", seg.os_args());
+            assert!(
+                seg.os_args()[0].ends_with("app-count"),
+                "{:?}",
+                seg.os_args()
+            );
             counters += 1;
         }
     }
@@ -204,7 +215,10 @@ fn decodes_meta_and_counter_files() {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    bytes.iter().fold(String::new(), |mut s, b| {
+        write!(s, "{b:02x}").unwrap();
+        s
+    })
 }
 
 /// Truncating or flipping bytes of real files gives errors naming the file and an offset, never a panic.
@@ -224,7 +238,10 @@ fn damaged_files_give_errors_with_offsets() {
         };
         for len in 0..bytes.len() {
             if let Err(e) = decode(&bytes[..len]) {
-                assert!(e.to_string().starts_with(&format!("{name}: offset ")), "{e}");
+                assert!(
+                    e.to_string().starts_with(&format!("{name}: offset ")),
+                    "{e}"
+                );
             }
         }
         assert!(decode(&bytes[..bytes.len() / 2]).is_err());
@@ -234,16 +251,30 @@ fn damaged_files_give_errors_with_offsets() {
             let _ = decode(&b);
         }
     }
-    let err = MetaFile::decode("m", b"\0cvm\x01\0\0\0").unwrap_err().to_string();
-    assert_eq!(err, "m: offset 8: header total length: need 8 bytes, only 0 left");
-    let err = CounterFile::decode("c", &[0u8; 64]).unwrap_err().to_string();
-    assert_eq!(err, "c: offset 0: invalid magic string: not a counter data file");
+    let err = MetaFile::decode("m", b"\0cvm\x01\0\0\0")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "m: offset 8: header total length: need 8 bytes, only 0 left"
+    );
+    let err = CounterFile::decode("c", &[0u8; 64])
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "c: offset 0: invalid magic string: not a counter data file"
+    );
 }
 
 /// A meta-data file counted as a text profile in every mode the fixtures hold.
 #[test]
 fn modes_map_to_profile_modes() {
-    for (case, mode) in [("set-a", Mode::Set), ("count-a", Mode::Count), ("atomic-a", Mode::Atomic)] {
+    for (case, mode) in [
+        ("set-a", Mode::Set),
+        ("count-a", Mode::Count),
+        ("atomic-a", Mode::Atomic),
+    ] {
         let data = covdata::read_dirs(&dirs(case), &ReadOptions::default()).unwrap();
         assert_eq!(data.to_profile().unwrap().mode(), Some(mode));
     }
@@ -259,7 +290,13 @@ fn fresh_data_matches_go_tool_covdata_run_now() {
     let bin = tmp.path().join("app");
     run_ok(
         go().current_dir(base().join("src"))
-            .args(["build", "-cover", "-covermode=atomic", "-coverpkg=./cmd/app,./calc", "-o"])
+            .args([
+                "build",
+                "-cover",
+                "-covermode=atomic",
+                "-coverpkg=./cmd/app,./calc",
+                "-o",
+            ])
             .arg(&bin)
             .arg("./cmd/app"),
     );
@@ -284,10 +321,10 @@ fn fresh_data_matches_go_tool_covdata_run_now() {
         let data = covdata::read_dirs(&dirs, &ReadOptions::default().policy(policy)).unwrap();
         let (got, want) = if cmd == "textfmt" {
             let out = tmp.path().join("go.txt");
-            run_ok(go().args(["tool", "covdata", "textfmt", &format!("-i={list}")]).arg(format!(
-                "-o={}",
-                out.display()
-            )));
+            run_ok(
+                go().args(["tool", "covdata", "textfmt", &format!("-i={list}")])
+                    .arg(format!("-o={}", out.display())),
+            );
             (data.textfmt(), std::fs::read_to_string(&out).unwrap())
         } else {
             let out = run_ok(go().args(["tool", "covdata", cmd, &format!("-i={list}")]));

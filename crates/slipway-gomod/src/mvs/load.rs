@@ -106,6 +106,8 @@ pub(crate) struct Loader<'a> {
     excludes: HashSet<Mv>,
     raw: Mutex<HashMap<Mv, std::result::Result<Arc<Summary>, ModError>>>,
     pub(crate) warnings: Vec<String>,
+    // Fetches run here (more threads than cores: they wait on I/O); `None` if it could not be built.
+    pool: Option<rayon::ThreadPool>,
 }
 
 impl<'a> Loader<'a> {
@@ -128,6 +130,7 @@ impl<'a> Loader<'a> {
             excludes: HashSet::new(),
             raw: Mutex::new(HashMap::new()),
             warnings: Vec::new(),
+            pool: rayon::ThreadPoolBuilder::new().num_threads(options.jobs).build().ok(),
         };
         if let Some(path) = work_file(&cwd, options) {
             loader.load_work(&path)?;
@@ -160,11 +163,12 @@ impl<'a> Loader<'a> {
         let name = go_mod_path.to_string_lossy().into_owned();
         let file = ModFile::parse(&name, &String::from_utf8_lossy(&src)).map_err(|error| Error::Parse {
             path: go_mod_path.clone(),
-            error,
+            error: Box::new(error),
         })?;
         let Some(module) = &file.module else {
             return Err(Error::NoModuleLine { path: go_mod_path });
         };
+        check_replace_conflicts(&file.replace)?;
         for e in &file.exclude {
             self.excludes.insert(Mv::new(&e.module.path, &e.module.version));
         }
@@ -185,8 +189,9 @@ impl<'a> Loader<'a> {
         let name = path.to_string_lossy().into_owned();
         let work = WorkFile::parse(&name, &String::from_utf8_lossy(&src)).map_err(|error| Error::Parse {
             path: path.to_path_buf(),
-            error,
+            error: Box::new(error),
         })?;
+        check_replace_conflicts(&work.replace)?;
         let work_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let work_go = work
             .go
@@ -235,7 +240,7 @@ impl<'a> Loader<'a> {
                 );
             }
         }
-        let in_work = self.work.is_some();
+        let work_dir = self.work.as_ref().map(|(d, _)| d.clone());
         for main in &self.mains {
             for r in &main.file.replace {
                 if replaced_by_work.contains(&r.old.path) {
@@ -245,14 +250,28 @@ impl<'a> Loader<'a> {
                 let mut dir = None;
                 if r.new.version.is_empty() {
                     let abs = clean_join(&main.root, Path::new(&r.new.path));
-                    if in_work && !Path::new(&r.new.path).is_absolute() {
-                        target = Mv::new(&abs.to_string_lossy(), "");
+                    // In a workspace go names a module's relative directory replacement relative to the
+                    // go.work directory (modload's canonicalizeReplacePath).
+                    if let Some(work_dir) = &work_dir
+                        && !Path::new(&r.new.path).is_absolute()
+                    {
+                        let shown = relative(work_dir, &abs)
+                            .map_or_else(|| abs.to_string_lossy().into_owned(), |p| to_directory_path(&p));
+                        target = Mv::new(&shown, "");
                     }
                     dir = Some(abs);
                 }
                 self.mod_replace
                     .insert(Mv::new(&r.old.path, &r.old.version), Replacement { target, dir });
             }
+        }
+    }
+
+    /// Runs `f` (which uses rayon's parallel iterators) on the fetch pool.
+    pub(crate) fn in_pool<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        match &self.pool {
+            Some(pool) => pool.install(f),
+            None => f(),
         }
     }
 
@@ -536,7 +555,7 @@ impl<'a> Loader<'a> {
                 }
             }
         };
-        let mut min = Vec::new();
+        let mut minimal = Vec::new();
         let mut have_base: HashSet<&str> = HashSet::new();
         for path in base {
             if !have_base.insert(path) {
@@ -547,7 +566,7 @@ impl<'a> Loader<'a> {
                 version: max.get(path).cloned().unwrap_or_else(|| Arc::from(NONE)),
             };
             mark(&mut have, &m);
-            min.push(m);
+            minimal.push(m);
         }
         for m in postorder.iter().rev() {
             if max.get(&m.path) != Some(&m.version) {
@@ -555,11 +574,11 @@ impl<'a> Loader<'a> {
             }
             if !have.contains(m) {
                 mark(&mut have, m);
-                min.push(m.clone());
+                minimal.push(m.clone());
             }
         }
-        min.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(min)
+        minimal.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(minimal)
     }
 
     /// modload's readModGraph: loads go.mod summaries breadth first, in parallel, as the pruning allows.
@@ -652,7 +671,11 @@ impl<'a> Loader<'a> {
                     need.push(m);
                 }
             }
-            let results: Vec<_> = need.par_iter().map(|m| self.summary(m)).collect();
+            let results: Vec<_> = if need.len() == 1 {
+                vec![self.summary(need[0])]
+            } else {
+                self.in_pool(|| need.par_iter().map(|m| self.summary(m)).collect())
+            };
             for (m, r) in need.into_iter().zip(results) {
                 if let Ok(s) = &r {
                     g.require(m, s.require.clone());
@@ -812,6 +835,25 @@ impl MainModule {
     }
 }
 
+// modload's toReplaceMap: one file may not replace the same module version two different ways.
+fn check_replace_conflicts(replace: &[crate::modfile::Replace]) -> Result<()> {
+    let mut seen: HashMap<(&str, &str), &crate::modfile::ModuleVersion> = HashMap::new();
+    for r in replace {
+        let key = (r.old.path.as_str(), r.old.version.as_str());
+        if let Some(prev) = seen.get(&key)
+            && **prev != r.new
+        {
+            return Err(Error::ConflictingReplacements {
+                old: Mv::new(&r.old.path, &r.old.version),
+                first: Mv::new(&prev.path, &prev.version),
+                second: Mv::new(&r.new.path, &r.new.version),
+            });
+        }
+        seen.insert(key, &r.new);
+    }
+    Ok(())
+}
+
 fn enqueue(loading: &mut HashSet<(Mv, Pruning)>, queue: &mut Vec<(Mv, Pruning)>, m: &Mv, pruning: Pruning) {
     if &*m.version == NONE {
         return;
@@ -929,6 +971,16 @@ pub(crate) fn short_path(cwd: &Path, path: &Path) -> String {
     match rel {
         Some(r) if r.len() < full.len() => r,
         _ => full,
+    }
+}
+
+/// modload's `ToDirectoryPath`: a relative path that does not start with `./` or `../` gets `./`.
+fn to_directory_path(p: &Path) -> String {
+    let s = p.to_string_lossy().replace('\\', "/");
+    if crate::modfile::is_directory_path(&s) {
+        s
+    } else {
+        format!("./{s}")
     }
 }
 

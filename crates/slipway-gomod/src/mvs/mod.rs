@@ -79,6 +79,7 @@ pub struct Options {
     gotoolchain: String,
     mod_mod: bool,
     go_work: GoWork,
+    jobs: usize,
 }
 
 impl Default for Options {
@@ -89,9 +90,14 @@ impl Default for Options {
             gotoolchain: "local".to_owned(),
             mod_mod: true,
             go_work: GoWork::Auto,
+            jobs: DEFAULT_JOBS,
         }
     }
 }
+
+/// go.mod fetches in flight at once by default: fetching is I/O bound on a remote proxy, so more than the
+/// number of cores (cmd/go uses GOMAXPROCS workers; slipway's default is a little more generous).
+pub const DEFAULT_JOBS: usize = 8;
 
 impl Options {
     /// Options from the process environment as cmd/go reads it: `GOFLAGS` (`-mod=`), `GOWORK`,
@@ -125,6 +131,7 @@ impl Options {
             gotoolchain,
             mod_mod,
             go_work,
+            jobs: DEFAULT_JOBS,
         }
     }
 
@@ -154,6 +161,13 @@ impl Options {
     #[must_use]
     pub fn go_work(mut self, go_work: GoWork) -> Options {
         self.go_work = go_work;
+        self
+    }
+
+    /// How many go.mod / `.info` fetches run at once (at least 1).
+    #[must_use]
+    pub fn jobs(mut self, jobs: usize) -> Options {
+        self.jobs = jobs.max(1);
         self
     }
 }
@@ -233,13 +247,23 @@ pub enum Error {
         /// The file.
         path: PathBuf,
         /// The parser's errors (they carry file, line and column).
-        error: crate::modfile::Error,
+        error: Box<crate::modfile::Error>,
     },
     /// A main go.mod without a module line.
     #[error("error reading {}: missing module declaration. To specify the module path:\n\tgo mod edit -module=example/mod", path.display())]
     NoModuleLine {
         /// The file.
         path: PathBuf,
+    },
+    /// One go.mod or go.work replacing the same module version two ways.
+    #[error("conflicting replacements for {old}:\n\t{first}\n\t{second}")]
+    ConflictingReplacements {
+        /// What is replaced.
+        old: Mv,
+        /// The first replacement.
+        first: Mv,
+        /// The other one.
+        second: Mv,
     },
     /// A go.mod or go.work needing a newer Go than the running one.
     #[error("{what} requires go >= {go_version} (running go {running}{})", toolchain_note(gotoolchain))]
@@ -306,24 +330,25 @@ fn toolchain_note(gotoolchain: &str) -> String {
 // mvs.BuildListError: the chain of requirements (leading versionless main modules dropped), then the
 // failing module's error, naming its replacement when the failure was in the replacement.
 fn render_build_list(stack: &[Mv], error: &ModError) -> String {
+    use std::fmt::Write as _;
     let stack: Vec<&Mv> = stack.iter().skip_while(|m| m.version.is_empty()).collect();
     let Some((last, chain)) = stack.split_last() else {
         return error.to_string();
     };
     let mut out = String::new();
     for m in chain {
-        out.push_str(&format!("{m} requires\n\t"));
+        let _ = write!(out, "{m} requires\n\t");
     }
-    match error {
+    let _ = match error {
         ModError::Module { path, version, message } => {
             if *path == *last.path && *version == *last.version {
-                out.push_str(&error.to_string());
+                write!(out, "{error}")
             } else {
-                out.push_str(&format!("{last} (replaced by {}): {message}", Mv::new(path, version)));
+                write!(out, "{last} (replaced by {}): {message}", Mv::new(path, version))
             }
         }
-        ModError::Other { message } => out.push_str(&format!("{last}: {message}")),
-    }
+        ModError::Other { message } => write!(out, "{last}: {message}"),
+    };
     out
 }
 
@@ -457,7 +482,7 @@ pub fn list(dir: &Path, source: &dyn ModuleSource, options: &Options) -> Result<
             replace,
         });
     }
-    let stats: Vec<_> = to_stat.par_iter().map(|m| loader.stat(m)).collect();
+    let stats: Vec<_> = loader.in_pool(|| to_stat.par_iter().map(|m| loader.stat(m)).collect());
     let mut errors: Vec<Error> = stats
         .into_iter()
         .filter_map(std::result::Result::err)

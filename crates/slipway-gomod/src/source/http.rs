@@ -27,7 +27,8 @@ const MAX_DOCUMENT_SIZE: u64 = 64 << 20;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct HttpOptions {
-    /// The time one request (connect, send, whole response body) may take.
+    /// How long the server may stay silent: to connect, to start answering, and between two reads of the
+    /// body (a large zip may take longer in total; a stalled one does not hang forever).
     pub timeout: Duration,
     /// How many times a request is repeated after a 5xx or 429 answer or a broken connection.
     pub retries: u32,
@@ -38,7 +39,7 @@ pub struct HttpOptions {
 impl Default for HttpOptions {
     fn default() -> Self {
         HttpOptions {
-            timeout: Duration::from_secs(120),
+            timeout: Duration::from_secs(60),
             retries: 2,
             backoff: Duration::from_millis(200),
         }
@@ -136,7 +137,9 @@ impl HttpProxy {
         };
         let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .timeout_global(Some(options.timeout))
+            .timeout_connect(Some(options.timeout))
+            .timeout_recv_response(Some(options.timeout))
+            .timeout_per_read(Some(options.timeout))
             .user_agent(concat!("slipway-gomod/", env!("CARGO_PKG_VERSION")));
         // Go's net/http never sends loopback traffic through HTTP_PROXY; neither do we.
         if is_loopback(host) {
@@ -332,7 +335,7 @@ impl ModuleSource for HttpProxy {
         })?;
         // cmd/go insists that a proxy asked for a canonical, valid version answers with exactly that version.
         if info.version != version
-            && version::canonical(version).as_deref() == Some(version)
+            && version::canonical_module_version(version).as_deref() == Some(version)
             && module::check(path, version).is_ok()
         {
             return Err(Error::Fetch {

@@ -136,14 +136,28 @@ fn check_dir(sub: &str) -> usize {
         .filter(|p| p.extension().is_some_and(|e| e == "txtar"))
         .collect();
     worlds.sort();
-    let mut failures = Vec::new();
-    for w in &worlds {
-        let want = std::fs::read_to_string(w.with_extension("out")).unwrap();
-        let got = run_world(w);
-        if got != want {
-            failures.push(format!("=== {}\n--- want\n{want}--- got\n{got}", w.display()));
-        }
-    }
+    // Worlds are independent: check them on every core.
+    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let chunk = worlds.len().div_ceil(threads);
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = worlds
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    let mut failures = Vec::new();
+                    for w in part {
+                        let want = std::fs::read_to_string(w.with_extension("out")).unwrap();
+                        let got = run_world(w);
+                        if got != want {
+                            failures.push(format!("=== {}\n--- want\n{want}--- got\n{got}", w.display()));
+                        }
+                    }
+                    failures
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
     assert!(failures.is_empty(), "{} of {} worlds differ:\n{}", failures.len(), worlds.len(), failures.join("\n"));
     worlds.len()
 }

@@ -121,6 +121,29 @@ fn go_mod_download(goproxy: &str, modcache: &Path, versions: &[Version]) -> serd
 }
 
 #[test]
+fn prefix_patterns_match_as_go_matches_them() {
+    // Written by scripts/gen-gomod-source-fixtures.sh from x/mod's MatchPrefixPatterns.
+    let path = slipway_testkit::workspace_root()
+        .join("crates/slipway-gomod/tests/fixtures/source/match.tsv");
+    let text = std::fs::read_to_string(&path).expect("run scripts/gen-gomod-source-fixtures.sh");
+    let mut checked = 0;
+    for line in text.lines() {
+        let mut fields = line.split('\t');
+        let (Some(globs), Some(target), Some(want)) = (fields.next(), fields.next(), fields.next())
+        else {
+            panic!("bad fixture line {line:?}");
+        };
+        assert_eq!(
+            source::match_prefix_patterns(globs, target),
+            want == "true",
+            "{globs:?} vs {target:?}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 800, "{checked} fixture lines");
+}
+
+#[test]
 fn proxy_dir_populated_cache_matches_go_mod_download() {
     let versions = fixture_versions();
     let ours = tempfile::tempdir().unwrap();
@@ -673,6 +696,29 @@ mod http {
             wanted.len()
         );
         assert!(eight * 3 < one, "8 jobs took {eight:?}, 1 job {one:?}");
+    }
+
+    #[test]
+    fn a_silent_server_times_out() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            // Accept and hold connections without ever answering.
+            let held: Vec<TcpStream> = listener.incoming().flatten().collect();
+            drop(held);
+        });
+        let options = quick().timeout(Duration::from_millis(300)).retries(0);
+        let start = Instant::now();
+        let err = HttpProxy::with_options(&base, options)
+            .unwrap()
+            .list("example.com/hello")
+            .unwrap_err();
+        assert!(matches!(err, Error::Fetch { .. }), "{err}");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     #[test]

@@ -104,18 +104,10 @@ impl AnyStore {
             AnyStore::Layout(l) => l.resolve(target),
             #[cfg(feature = "registry")]
             AnyStore::Registry(r) => {
-                let latest;
-                let target = match target {
-                    Some(t) => t,
-                    None => {
-                        latest = ManifestRef::Tag(
-                            Tag::new(crate::reference::DEFAULT_TAG)
-                                .expect("`latest` matches the tag grammar"),
-                        );
-                        &latest
-                    }
-                };
-                let raw = r.get_manifest(target)?.ok_or_else(|| Error::NotFound {
+                let target = target
+                    .cloned()
+                    .unwrap_or_else(|| ManifestRef::Tag(Tag::latest()));
+                let raw = r.get_manifest(&target)?.ok_or_else(|| Error::NotFound {
                     what: "manifest",
                     name: target.to_string(),
                     store: r.to_string(),

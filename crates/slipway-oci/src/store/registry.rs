@@ -270,8 +270,10 @@ struct AuthState {
     challenge: Option<auth::Challenge>,
     /// Bearer tokens by scope key.
     tokens: HashMap<String, String>,
-    /// Credentials once looked up (`None` inside: there are none).
-    credentials: Option<Option<Credentials>>,
+    /// Whether `credentials` has been looked up yet.
+    looked_up: bool,
+    /// The credentials found (`None`: there are none).
+    credentials: Option<Credentials>,
 }
 
 struct Client {
@@ -661,8 +663,7 @@ impl Client {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .credentials
-                .as_ref()
-                .is_some_and(Option::is_some);
+                .is_some();
             message = if has_credentials {
                 format!("{message}: the registry refused the credentials")
             } else {
@@ -673,13 +674,11 @@ impl Client {
     }
 
     fn credentials(&self) -> Result<Option<Credentials>, Failure> {
-        if let Some(known) = &self
-            .auth
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .credentials
         {
-            return Ok(known.clone());
+            let state = self.auth.lock().unwrap_or_else(PoisonError::into_inner);
+            if state.looked_up {
+                return Ok(state.credentials.clone());
+            }
         }
         let found = auth::lookup(&self.options.credentials, &self.registry, &self.repository)
             .map_err(|e| Failure {
@@ -687,10 +686,9 @@ impl Client {
                 message: e.to_string(),
                 transient: false,
             })?;
-        self.auth
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .credentials = Some(found.clone());
+        let mut state = self.auth.lock().unwrap_or_else(PoisonError::into_inner);
+        state.looked_up = true;
+        state.credentials.clone_from(&found);
         Ok(found)
     }
 
@@ -974,12 +972,14 @@ fn with_digest(location: &str, digest: &Digest) -> String {
 
 /// Percent-encodes a query value (everything but unreserved characters).
 fn encode_query(value: &str) -> String {
+    use std::fmt::Write as _;
     let mut out = String::with_capacity(value.len());
     for b in value.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
             out.push(char::from(b));
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            // Writing to a String cannot fail.
+            let _ = write!(out, "%{b:02X}");
         }
     }
     out
@@ -1449,6 +1449,7 @@ mod tests {
     fn fake_registry(
         answer: impl Fn(&str) -> (u16, Vec<(String, String)>, Vec<u8>) + Send + Sync + 'static,
     ) -> (String, Arc<Mutex<Vec<String>>>) {
+        use std::fmt::Write as _;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -1474,7 +1475,7 @@ mod tests {
                         let mut out =
                             format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\n", body.len());
                         for (k, v) in headers {
-                            out.push_str(&format!("{k}: {v}\r\n"));
+                            let _ = write!(out, "{k}: {v}\r\n");
                         }
                         out.push_str("\r\n");
                         let mut bytes = out.into_bytes();
@@ -1506,6 +1507,8 @@ mod tests {
     }
 
     #[test]
+    // One scenario, read top to bottom: the fake registry's rules, then what the client does with them.
+    #[allow(clippy::too_many_lines)]
     fn bearer_tokens_and_the_referrers_api() {
         let subject = Digest::sha256(b"subject");
         let listing = format!(

@@ -20,13 +20,22 @@ const EPOCH: u64 = 1_700_000_000;
 
 /// A busybox-like base image for `platform`: a shell script, /etc/passwd, an environment, a working
 /// directory and a command of its own.
-fn base_image(layout: &OciLayout, platform: &str, flavor: Flavor, user: Option<&str>) -> Descriptor {
+fn base_image(
+    layout: &OciLayout,
+    platform: &str,
+    flavor: Flavor,
+    user: Option<&str>,
+) -> Descriptor {
     let p = Platform::parse(platform).unwrap();
     let files = LayerBuilder::new()
         .mtime(EPOCH)
         .flavor(flavor)
         .file("bin/sh", 0o755, format!("#!shell for {p}\n").into_bytes())
-        .file("etc/passwd", 0o644, b"root:x:0:0:root:/root:/bin/sh\n".to_vec())
+        .file(
+            "etc/passwd",
+            0o644,
+            b"root:x:0:0:root:/root:/bin/sh\n".to_vec(),
+        )
         .build()
         .unwrap();
     let more = LayerBuilder::new()
@@ -144,7 +153,10 @@ fn builds_on_a_multi_arch_layout_base_reproducibly() {
     };
     assert_eq!(index.annotations[BASE_NAME], name);
     assert_eq!(index.annotations[BASE_DIGEST], base_top.digest().as_str());
-    assert_eq!(index.annotations["org.opencontainers.image.version"], "v1.2.3");
+    assert_eq!(
+        index.annotations["org.opencontainers.image.version"],
+        "v1.2.3"
+    );
 
     let Manifest::Index(base_index) = base_top.decode().unwrap() else {
         panic!("base index expected")
@@ -159,7 +171,11 @@ fn builds_on_a_multi_arch_layout_base_reproducibly() {
                 .unwrap(),
         );
         assert_eq!(m.layers[..2], base_manifest.layers[..], "base layers first");
-        assert_eq!(m.layers.len(), 3, "base layers + the app layer (no CA layer)");
+        assert_eq!(
+            m.layers.len(),
+            3,
+            "base layers + the app layer (no CA layer)"
+        );
         let base_config =
             ImageConfig::from_slice(&base_layout.read_blob(&base_manifest.config.digest).unwrap())
                 .unwrap();
@@ -180,7 +196,10 @@ fn builds_on_a_multi_arch_layout_base_reproducibly() {
         assert_eq!(runtime.labels["org.example.base"], "busybox-like");
         assert_eq!(config.created.as_deref(), Some("2023-11-14T22:13:20Z"));
         let diff_ids = &config.rootfs.as_ref().unwrap().diff_ids;
-        assert_eq!(diff_ids[..2], base_config.rootfs.clone().unwrap().diff_ids[..]);
+        assert_eq!(
+            diff_ids[..2],
+            base_config.rootfs.clone().unwrap().diff_ids[..]
+        );
         assert_eq!(diff_ids.len(), 3);
         assert_eq!(config.history.len(), base_config.history.len() + 1);
         assert_eq!(
@@ -188,8 +207,39 @@ fn builds_on_a_multi_arch_layout_base_reproducibly() {
             base_config.platform().normalize()
         );
     }
+    check_gnu_gzip_reads_the_app_layer(&store, &built);
     #[cfg(feature = "sbom")]
     check_sboms(&store, &built);
+}
+
+/// GNU gzip decompresses the app layer (a Go binary: many pieces of slipway's parallel gzip) to the
+/// tar whose digest the config records as its diff ID.
+fn check_gnu_gzip_reads_the_app_layer(store: &OciLayout, built: &GoImages) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let image = &built.images[0];
+    let app = image.layers().last().unwrap();
+    assert!(
+        app.bytes().len() > 2 << 20,
+        "the app layer spans several pieces"
+    );
+    let blob = store.read_blob(&app.info().descriptor.digest).unwrap();
+    let mut gzip = Command::new(require_tool("gzip"))
+        .arg("-dc")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = gzip.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(&blob).unwrap());
+    let out = gzip.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(out.status.success(), "gzip -dc rejected the layer");
+    assert_eq!(
+        slipway_oci::Digest::sha256(&out.stdout),
+        app.info().diff_id,
+        "gzip's output is not the layer's tar"
+    );
 }
 
 /// Each image has one SPDX referrer, listed untagged in index.json, whose document names the main module.
@@ -236,7 +286,11 @@ fn check_sboms(store: &OciLayout, built: &GoImages) {
 #[test]
 fn a_platform_the_base_lacks_is_named_before_anything_is_built() {
     let base_dir = tempfile::tempdir().unwrap();
-    let (base_layout, _) = base_index(base_dir.path(), &["linux/amd64", "linux/arm/v7"], Flavor::Oci);
+    let (base_layout, _) = base_index(
+        base_dir.path(),
+        &["linux/amd64", "linux/arm/v7"],
+        Flavor::Oci,
+    );
     let base = open_base(&base_layout, "oci:base");
     let dest = tempfile::tempdir().unwrap();
     let store = OciLayout::create(dest.path()).unwrap();
@@ -308,7 +362,10 @@ fn a_docker_base_gives_docker_media_types_and_keeps_its_user() {
             .iter()
             .all(|l| l.media_type == media_type::DOCKER_LAYER_GZIP)
     );
-    assert!(m.annotations.is_empty(), "Docker manifests carry no annotations");
+    assert!(
+        m.annotations.is_empty(),
+        "Docker manifests carry no annotations"
+    );
     m.check_consistency().unwrap();
     let config = ImageConfig::from_slice(built.images[0].config_bytes()).unwrap();
     assert_eq!(config.config.unwrap().user.as_deref(), Some("1000:1000"));

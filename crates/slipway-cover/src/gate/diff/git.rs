@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::{ChangedLines, Changes, DiffError};
 
 /// Lines changed since a base revision in the git repository around a directory (see the
-/// [module docs](super) for the choice of base and new side).
+/// [`diff` module docs](super) for the choice of base and new side).
 ///
 /// ```
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -30,7 +30,7 @@ pub enum Credentials {
         /// The password; never printed.
         password: String,
     },
-    /// An OAuth2 refresh token (`identitytoken` in config.json, or a helper's `<token>` user).
+    /// An `OAuth2` refresh token (`identitytoken` in config.json, or a helper's `<token>` user).
     IdentityToken(String),
 }
 
@@ -356,30 +356,31 @@ pub(crate) fn parse_challenge(header: &str) -> Option<Challenge> {
         if key.is_empty() {
             break;
         }
-        let mut value = String::new();
-        if chars.peek() == Some(&'"') {
+        let mut raw = String::new();
+        let value = if chars.peek() == Some(&'"') {
             chars.next();
             while let Some(c) = chars.next() {
                 match c {
                     '\\' => {
                         if let Some(escaped) = chars.next() {
-                            value.push(escaped);
+                            raw.push(escaped);
                         }
                     }
                     '"' => break,
-                    c => value.push(c),
+                    c => raw.push(c),
                 }
             }
+            raw
         } else {
             while let Some(c) = chars.peek() {
                 if *c == ',' {
                     break;
                 }
-                value.push(*c);
+                raw.push(*c);
                 chars.next();
             }
-            value = value.trim().to_owned();
-        }
+            raw.trim().to_owned()
+        };
         params.insert(key, value);
     }
     Some(Challenge {
