@@ -12,6 +12,7 @@ use slipway_oci::image::{rfc3339, source_date_epoch};
 use slipway_oci::manifest::Flavor;
 use slipway_oci::platform::Platform;
 use slipway_oci::reference::{DEFAULT_TAG, ManifestRef, Reference, Tag};
+use slipway_oci::store::registry::{RegistryOptions, RegistryStore};
 use slipway_oci::store::{AnyStore, ManifestStore, OpenOptions, open};
 
 use crate::CmdResult;
@@ -26,6 +27,8 @@ pub enum ImageCommand {
 }
 
 /// `slipway image build`.
+// Command-line switches are bools by nature.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Args)]
 pub struct BuildArgs {
     /// Run in this directory (the Go module), like `go -C`.
@@ -105,7 +108,11 @@ fn destination_tag(reference: &Reference, text: &str) -> Result<Tag, Error> {
             Some(ManifestRef::Tag(tag)) => Some(tag.clone()),
             _ => None,
         },
-        Reference::Registry(r) if r.digest.is_none() => r.tag.clone(),
+        // `HOST/REPO` means `:latest`, as Docker reads it.
+        Reference::Registry(r) if r.digest.is_none() => match &r.tag {
+            Some(tag) => Some(tag.clone()),
+            None => Some(Tag::new(DEFAULT_TAG)?),
+        },
         Reference::Registry(_) => None,
     };
     tag.ok_or_else(|| {
@@ -191,10 +198,21 @@ fn build(args: &BuildArgs) -> CmdResult {
         .as_deref()
         .map(|b| open_base(b, args.plain_http))
         .transpose()?;
-    let store = open(
-        &destination,
-        &OpenOptions::new().create(true).plain_http(args.plain_http),
-    )?;
+    let store = match (&destination, args.base.as_deref().map(Reference::parse)) {
+        // Base and destination on one registry: base layers are mounted, not downloaded and uploaded.
+        (Reference::Registry(to), Some(Ok(Reference::Registry(from))))
+            if to.registry == from.registry =>
+        {
+            let options = RegistryOptions::default()
+                .plain_http(args.plain_http)
+                .mount_from(vec![from.repository]);
+            AnyStore::Registry(RegistryStore::new(to, options)?)
+        }
+        _ => open(
+            &destination,
+            &OpenOptions::new().create(true).plain_http(args.plain_http),
+        )?,
+    };
     let built: GoImages = match &base {
         Some(base) => build_go_images_on(&args.dir, &args.package, &options, base, &store)?,
         None => build_go_images(&args.dir, &args.package, &options, &store)?,

@@ -2,6 +2,7 @@
 //! hundreds of modules deep, mostly pruned (go 1.21) with one go.mod in ten unpruned (go 1.16); the main
 //! module requires every module at its latest version. The same shape as scripts/bench-gomod-list.sh.
 
+use std::fmt::Write as _;
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -38,7 +39,7 @@ fn world() -> (MemorySource, tempfile::TempDir) {
             if !reqs.is_empty() {
                 text.push_str("\nrequire (\n");
                 for j in reqs {
-                    text.push_str(&format!("\t{} v1.{}.0\n", path(j), rng.below(k + 1)));
+                    let _ = writeln!(text, "\t{} v1.{}.0", path(j), rng.below(k + 1));
                 }
                 text.push_str(")\n");
             }
@@ -48,7 +49,7 @@ fn world() -> (MemorySource, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temporary directory");
     let mut main = String::from("module example.com/bench/main\n\ngo 1.21\n\nrequire (\n");
     for i in 0..MODULES {
-        main.push_str(&format!("\t{} v1.{}.0\n", path(i), VERSIONS - 1));
+        let _ = writeln!(main, "\t{} v1.{}.0", path(i), VERSIONS - 1);
     }
     main.push_str(")\n");
     std::fs::write(dir.path().join("go.mod"), main).expect("write go.mod");

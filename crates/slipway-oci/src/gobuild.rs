@@ -617,16 +617,12 @@ where
             {
                 continue;
             }
-            let reader = self
-                .store
-                .open_blob(&layer.digest)
-                .map_err(|e| self.store_error(store::Error::from_backend(e)))?;
-            let Some(mut reader) = reader else {
-                return Err(self.store_error(store::Error::NotFound {
-                    what: "blob",
-                    name: layer.digest.to_string(),
-                    store: self.name.clone(),
-                }));
+            // Opened only when the destination reads it: a registry that mounts the blob from the base's
+            // repository never does, so nothing is downloaded.
+            let mut reader = LazyBlob {
+                store: &self.store,
+                digest: &layer.digest,
+                reader: None,
             };
             // The destination verifies digest and size before the blob becomes visible.
             store
@@ -634,6 +630,35 @@ where
                 .map_err(|e| self.store_error(store::Error::from_backend(e)))?;
         }
         Ok(())
+    }
+}
+
+/// A base blob, opened on first read.
+struct LazyBlob<'a, B: BlobStore> {
+    store: &'a B,
+    digest: &'a Digest,
+    reader: Option<store::BlobReader<'a>>,
+}
+
+impl<B: BlobStore> io::Read for LazyBlob<'_, B> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.reader.is_none() {
+            let opened = self
+                .store
+                .open_blob(self.digest)
+                .map_err(io::Error::other)?;
+            let Some(opened) = opened else {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("base layer {} is not in the base store", self.digest),
+                ));
+            };
+            self.reader = Some(opened);
+        }
+        match &mut self.reader {
+            Some(reader) => reader.read(buf),
+            None => Ok(0),
+        }
     }
 }
 

@@ -358,3 +358,90 @@ fn check_total_is_go_tool_cover_func_total_on_hello() {
         .unwrap();
     assert_eq!(ok.status.code(), Some(0));
 }
+
+/// `crates/slipway-cover/tests/fixtures/covdata/<name>`: GOCOVERDIR data and `go tool covdata` output.
+fn covdata_fixture(name: &str) -> PathBuf {
+    workspace_root()
+        .join("crates/slipway-cover/tests/fixtures/covdata")
+        .join(name)
+}
+
+/// `func -i`, `percent -i` and `textfmt -i -o` print what `go tool covdata` printed for the same
+/// directories (the script ran it in `data/` with relative names, as these runs do).
+#[test]
+fn covdata_subcommands_print_what_go_tool_covdata_printed() {
+    let data = covdata_fixture("data");
+    let tmp = tempfile::tempdir().unwrap();
+    for (case, dirs) in [
+        ("set-ab", "set-a,set-b"),
+        ("count-test", "count-a,test-count"),
+        ("test-count", "test-count"),
+    ] {
+        for cmd in ["func", "percent", "textfmt"] {
+            let want =
+                std::fs::read_to_string(covdata_fixture(&format!("out/{case}.{cmd}"))).unwrap();
+            let got = if cmd == "textfmt" {
+                let file = tmp.path().join(format!("{case}.txt"));
+                run_ok(
+                    slipway()
+                        .current_dir(&data)
+                        .args(["cover", "textfmt", "-i", dirs, "-o"])
+                        .arg(&file),
+                );
+                std::fs::read_to_string(&file).unwrap()
+            } else {
+                let out = run_ok(
+                    slipway()
+                        .current_dir(&data)
+                        .args(["cover", cmd, "-i", dirs]),
+                );
+                String::from_utf8(out.stdout).unwrap()
+            };
+            assert_eq!(got, want, "{case}.{cmd}");
+        }
+    }
+    // -pkg (as --pkg) restricts the packages.
+    let out = run_ok(slipway().current_dir(&data).args([
+        "cover",
+        "func",
+        "-i=count-a,count-b",
+        "--pkg",
+        "example.com/covd/calc",
+    ]));
+    let want = std::fs::read_to_string(covdata_fixture("out/pkg-calc.func")).unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), want);
+}
+
+#[test]
+fn covdata_problems_are_reported_like_go_tool_covdata() {
+    let data = covdata_fixture("data");
+    let out = slipway()
+        .current_dir(&data)
+        .args(["cover", "percent", "-i", "nothing"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "warning: no applicable files found in input directories\n"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let out = slipway()
+        .current_dir(&data)
+        .args(["cover", "textfmt", "-i", "set-a,count-a", "-o"])
+        .arg(tmp.path().join("x.txt"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    let want = std::fs::read_to_string(covdata_fixture("out/mixed.textfmt.err")).unwrap();
+    assert_eq!(err.replace("slipway: ", "error: "), want);
+    // A text profile and -i exclude each other.
+    let out = slipway()
+        .current_dir(&data)
+        .args(["cover", "func", "-i", "set-a", "profile.out"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -250,7 +250,10 @@ fn expand_world(txtar: &std::path::Path, dest: &std::path::Path) {
 fn mvs_section(mut cmd: std::process::Command, root: &std::path::Path, label: &str) -> String {
     let out = cmd
         .current_dir(root.join("main"))
-        .env("GOPROXY", format!("file://{}", root.join("proxy").display()))
+        .env(
+            "GOPROXY",
+            format!("file://{}", root.join("proxy").display()),
+        )
         .env("GOMODCACHE", root.join("modcache"))
         .env("GOFLAGS", "-mod=mod")
         .env("GOTOOLCHAIN", "local")
@@ -277,8 +280,15 @@ fn slipway_mvs(root: &std::path::Path) -> String {
 
 #[test]
 fn list_and_graph_match_recorded_go_output() {
-    let fixtures = slipway_testkit::workspace_root().join("crates/slipway-gomod/tests/fixtures/mvs");
-    for name in ["cases/replace", "cases/exclude", "cases/missing-version", "cases/too-new-go", "random/007"] {
+    let fixtures =
+        slipway_testkit::workspace_root().join("crates/slipway-gomod/tests/fixtures/mvs");
+    for name in [
+        "cases/replace",
+        "cases/exclude",
+        "cases/missing-version",
+        "cases/too-new-go",
+        "random/007",
+    ] {
         let tmp = tempfile::tempdir().unwrap();
         let root = std::fs::canonicalize(tmp.path()).unwrap();
         expand_world(&fixtures.join(format!("{name}.txtar")), &root);
@@ -290,7 +300,8 @@ fn list_and_graph_match_recorded_go_output() {
 
 #[test]
 fn list_and_graph_match_live_go_with_a_warm_cache() {
-    let fixtures = slipway_testkit::workspace_root().join("crates/slipway-gomod/tests/fixtures/mvs");
+    let fixtures =
+        slipway_testkit::workspace_root().join("crates/slipway-gomod/tests/fixtures/mvs");
     let tmp = tempfile::tempdir().unwrap();
     let root = std::fs::canonicalize(tmp.path()).unwrap();
     expand_world(&fixtures.join("cases/unpruned-dep.txtar"), &root);
@@ -301,6 +312,9 @@ fn list_and_graph_match_live_go_with_a_warm_cache() {
     graph.args(["mod", "graph"]);
     let go = mvs_section(list, &root, "list") + &mvs_section(graph, &root, "graph");
     assert!(go.contains("example.com/e v1.0.0"), "{go}");
-    assert!(root.join("modcache/cache/download/example.com/e/@v/v1.0.0.mod").is_file());
+    assert!(
+        root.join("modcache/cache/download/example.com/e/@v/v1.0.0.mod")
+            .is_file()
+    );
     assert_eq!(slipway_mvs(&root), go);
 }

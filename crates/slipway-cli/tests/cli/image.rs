@@ -423,3 +423,103 @@ fn a_base_without_the_platform_names_it() {
         "{err}"
     );
 }
+
+/// A repository name of its own for each test run (the test registry is shared).
+fn unique_repo(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("slipway-image/{name}-{}-{nanos}", std::process::id())
+}
+
+/// `skopeo inspect --raw` of a registry reference: the exact bytes.
+fn skopeo_registry_raw(reference: &str) -> Vec<u8> {
+    let out = Command::new(require_tool("skopeo"))
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{reference}"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "skopeo inspect {reference}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// `skopeo inspect --raw` of a registry reference, as JSON.
+fn skopeo_registry_json(reference: &str) -> serde_json::Value {
+    serde_json::from_slice(&skopeo_registry_raw(reference)).unwrap()
+}
+
+#[test]
+fn builds_from_a_registry_base_into_a_registry_with_sbom_referrers() {
+    let addr = slipway_testkit::registry();
+    let layout = tempfile::tempdir().unwrap();
+    let base_digest = build_with(layout.path(), "linux/amd64,linux/arm64", &["--no-sbom"]);
+    let base_ref = format!("{addr}/{}:v1", unique_repo("base"));
+    let out = slipway()
+        .args(["copy", "--all"])
+        .arg(format!("oci:{}:v9.8.7", layout.path().display()))
+        .arg(&base_ref)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let app_ref = format!("{addr}/{}:v1", unique_repo("app"));
+    let out = slipway_with_go()
+        .args([
+            "image",
+            "build",
+            "./cmd/hello",
+            "--platform",
+            "linux/amd64,linux/arm64",
+        ])
+        .arg("-C")
+        .arg(testdata("hello"))
+        .args(["--base", &base_ref, "--to", &app_ref])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8(out.stdout).unwrap();
+    let (_, digest) = line.trim().rsplit_once('@').unwrap();
+
+    // skopeo gets the very index slipway printed the digest of.
+    let raw = skopeo_registry_raw(&app_ref);
+    assert_eq!(slipway_oci::Digest::sha256(&raw).as_str(), digest);
+    let index: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    assert_eq!(
+        index["annotations"]["org.opencontainers.image.base.name"],
+        base_ref.as_str()
+    );
+    assert_eq!(
+        index["annotations"]["org.opencontainers.image.base.digest"],
+        base_digest.as_str()
+    );
+    let (repo, _) = app_ref.rsplit_once(':').unwrap();
+    for entry in index["manifests"].as_array().unwrap() {
+        let image_digest = entry["digest"].as_str().unwrap();
+        let image = skopeo_registry_json(&format!("{repo}@{image_digest}"));
+        assert_eq!(
+            image["annotations"]["org.opencontainers.image.base.name"],
+            base_ref.as_str()
+        );
+        // The registry has no referrers API: the SBOM is listed under the fallback tag.
+        let fallback = format!("{repo}:{}", image_digest.replace(':', "-"));
+        let referrers = skopeo_registry_json(&fallback);
+        let sbom = &referrers["manifests"][0];
+        assert_eq!(sbom["artifactType"], "application/spdx+json", "{referrers}");
+        let artifact =
+            skopeo_registry_json(&format!("{repo}@{}", sbom["digest"].as_str().unwrap()));
+        assert_eq!(artifact["subject"]["digest"], image_digest);
+    }
+}

@@ -152,7 +152,10 @@ impl<'a> Reader<'a> {
             let len = usize::try_from(len).unwrap_or(usize::MAX);
             let raw = self.bytes(len, field)?;
             // Go strings are bytes; names that are not UTF-8 are kept readable rather than rejected.
-            strings.push(String::from_utf8_lossy(raw).into_owned());
+            strings.push(match std::str::from_utf8(raw) {
+                Ok(s) => s.to_owned(),
+                Err(_) => String::from_utf8_lossy(raw).into_owned(),
+            });
         }
         Ok(strings)
     }

@@ -82,8 +82,12 @@ pub(crate) fn cmp_version(path: &str, a: &str, b: &str) -> Ordering {
 pub(crate) fn mod_sort(list: &mut [Mv]) {
     list.sort_by(|a, b| {
         a.path.cmp(&b.path).then_with(|| {
-            let (va, fa) = a.version.split_at(a.version.find('/').unwrap_or(a.version.len()));
-            let (vb, fb) = b.version.split_at(b.version.find('/').unwrap_or(b.version.len()));
+            let (va, fa) = a
+                .version
+                .split_at(a.version.find('/').unwrap_or(a.version.len()));
+            let (vb, fb) = b
+                .version
+                .split_at(b.version.find('/').unwrap_or(b.version.len()));
             if va == vb {
                 fa.cmp(fb)
             } else {
@@ -238,9 +242,15 @@ mod tests {
     #[test]
     fn highest_required_version_is_selected_and_main_wins() {
         let mut g = Graph::new(vec![mv("m", "")]);
-        g.require(&mv("m", ""), vec![mv("a", "v1.0.0"), mv("b", "v1.0.0"), mv("m", "v9.0.0")]);
+        g.require(
+            &mv("m", ""),
+            vec![mv("a", "v1.0.0"), mv("b", "v1.0.0"), mv("m", "v9.0.0")],
+        );
         g.require(&mv("a", "v1.0.0"), vec![mv("c", "v1.1.0")]);
-        g.require(&mv("b", "v1.0.0"), vec![mv("c", "v1.2.0"), mv("go", "1.21")]);
+        g.require(
+            &mv("b", "v1.0.0"),
+            vec![mv("c", "v1.2.0"), mv("go", "1.21")],
+        );
         assert_eq!(g.selected("c"), "v1.2.0");
         assert_eq!(g.selected("m"), "");
         assert_eq!(g.selected("x"), NONE);
@@ -248,7 +258,12 @@ mod tests {
         assert_eq!(list, ["m", "a@v1.0.0", "b@v1.0.0", "c@v1.2.0", "go@1.21"]);
         let mut walked = Vec::new();
         g.walk_breadth_first(|m| walked.push(m.node()));
-        assert_eq!(walked, ["m", "a@v1.0.0", "b@v1.0.0", "m@v9.0.0", "c@v1.1.0", "c@v1.2.0", "go@1.21"]);
+        assert_eq!(
+            walked,
+            [
+                "m", "a@v1.0.0", "b@v1.0.0", "m@v9.0.0", "c@v1.1.0", "c@v1.2.0", "go@1.21"
+            ]
+        );
         let path = g.find_path(|m| &*m.path == "c");
         assert_eq!(path, [mv("m", ""), mv("a", "v1.0.0"), mv("c", "v1.1.0")]);
         assert!(g.find_path(|m| &*m.path == "zzz").is_empty());
@@ -261,7 +276,12 @@ mod tests {
         assert!(mod_compare("toolchain", "go1.21.5", "go1.24").is_lt());
         assert!(mod_compare("example.com/a", "v1.10.0", "v1.9.0").is_gt());
         assert!(cmp_version("m", "", "v1.0.0").is_gt());
-        let mut l = vec![mv("b", "v1.0.0/go.mod"), mv("b", "v1.0.0"), mv("a", "v1.10.0"), mv("a", "v1.9.0")];
+        let mut l = vec![
+            mv("b", "v1.0.0/go.mod"),
+            mv("b", "v1.0.0"),
+            mv("a", "v1.10.0"),
+            mv("a", "v1.9.0"),
+        ];
         mod_sort(&mut l);
         let l: Vec<String> = l.iter().map(Mv::node).collect();
         assert_eq!(l, ["a@v1.9.0", "a@v1.10.0", "b@v1.0.0", "b@v1.0.0/go.mod"]);

@@ -130,12 +130,16 @@ impl<'a> Loader<'a> {
             excludes: HashSet::new(),
             raw: Mutex::new(HashMap::new()),
             warnings: Vec::new(),
-            pool: rayon::ThreadPoolBuilder::new().num_threads(options.jobs).build().ok(),
+            pool: rayon::ThreadPoolBuilder::new()
+                .num_threads(options.jobs)
+                .build()
+                .ok(),
         };
         if let Some(path) = work_file(&cwd, options) {
             loader.load_work(&path)?;
         } else {
-            let Some(root) = find_upwards(&cwd, "go.mod").and_then(|p| p.parent().map(Path::to_path_buf))
+            let Some(root) =
+                find_upwards(&cwd, "go.mod").and_then(|p| p.parent().map(Path::to_path_buf))
             else {
                 return Err(Error::NoGoMod);
             };
@@ -161,16 +165,19 @@ impl<'a> Loader<'a> {
             message: io_message(&e),
         })?;
         let name = go_mod_path.to_string_lossy().into_owned();
-        let file = ModFile::parse(&name, &String::from_utf8_lossy(&src)).map_err(|error| Error::Parse {
-            path: go_mod_path.clone(),
-            error: Box::new(error),
+        let file = ModFile::parse(&name, &String::from_utf8_lossy(&src)).map_err(|error| {
+            Error::Parse {
+                path: go_mod_path.clone(),
+                error: Box::new(error),
+            }
         })?;
         let Some(module) = &file.module else {
             return Err(Error::NoModuleLine { path: go_mod_path });
         };
         check_replace_conflicts(&file.replace)?;
         for e in &file.exclude {
-            self.excludes.insert(Mv::new(&e.module.path, &e.module.version));
+            self.excludes
+                .insert(Mv::new(&e.module.path, &e.module.version));
         }
         self.mains.push(MainModule {
             mv: Mv::new(&module.path, ""),
@@ -187,9 +194,11 @@ impl<'a> Loader<'a> {
             message: io_message(&e),
         })?;
         let name = path.to_string_lossy().into_owned();
-        let work = WorkFile::parse(&name, &String::from_utf8_lossy(&src)).map_err(|error| Error::Parse {
-            path: path.to_path_buf(),
-            error: Box::new(error),
+        let work = WorkFile::parse(&name, &String::from_utf8_lossy(&src)).map_err(|error| {
+            Error::Parse {
+                path: path.to_path_buf(),
+                error: Box::new(error),
+            }
         })?;
         check_replace_conflicts(&work.replace)?;
         let work_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -210,7 +219,9 @@ impl<'a> Loader<'a> {
             self.load_main(&root)?;
             let main = self.mains.last().expect("load_main pushed a main module");
             let mv = main.go_version();
-            if version::compare_go(&mv, &work_go).is_gt() && version::compare_go(&mv, GO_STRICT_VERSION).is_ge() {
+            if version::compare_go(&mv, &work_go).is_gt()
+                && version::compare_go(&mv, GO_STRICT_VERSION).is_ge()
+            {
                 return Err(Error::WorkTooOld {
                     module_dir: short_path(&self.cwd, &main.root),
                     go_version: mv,
@@ -230,7 +241,11 @@ impl<'a> Loader<'a> {
         if let Some((work_dir, work)) = &self.work {
             for r in &work.replace {
                 replaced_by_work.insert(r.old.path.clone());
-                let dir = r.new.version.is_empty().then(|| clean_join(work_dir, Path::new(&r.new.path)));
+                let dir = r
+                    .new
+                    .version
+                    .is_empty()
+                    .then(|| clean_join(work_dir, Path::new(&r.new.path)));
                 self.work_replace.insert(
                     Mv::new(&r.old.path, &r.old.version),
                     Replacement {
@@ -255,16 +270,25 @@ impl<'a> Loader<'a> {
                     if let Some(work_dir) = &work_dir
                         && !Path::new(&r.new.path).is_absolute()
                     {
-                        let shown = relative(work_dir, &abs)
-                            .map_or_else(|| abs.to_string_lossy().into_owned(), |p| to_directory_path(&p));
+                        let shown = relative(work_dir, &abs).map_or_else(
+                            || abs.to_string_lossy().into_owned(),
+                            |p| to_directory_path(&p),
+                        );
                         target = Mv::new(&shown, "");
                     }
                     dir = Some(abs);
                 }
-                self.mod_replace
-                    .insert(Mv::new(&r.old.path, &r.old.version), Replacement { target, dir });
+                self.mod_replace.insert(
+                    Mv::new(&r.old.path, &r.old.version),
+                    Replacement { target, dir },
+                );
             }
         }
+    }
+
+    /// Hands the fetch pool to the caller (who runs the whole load in it; `in_pool` then runs inline).
+    pub(crate) fn take_pool(&mut self) -> Option<rayon::ThreadPool> {
+        self.pool.take()
     }
 
     /// Runs `f` (which uses rayon's parallel iterators) on the fetch pool.
@@ -272,6 +296,22 @@ impl<'a> Loader<'a> {
         match &self.pool {
             Some(pool) => pool.install(f),
             None => f(),
+        }
+    }
+
+    // cfg.BuildMod == "mod": `go mod graph` always runs so; `go list` as -mod says.
+    fn build_mod_mod(&self) -> bool {
+        self.command == Command::Graph || self.options.mod_mod
+    }
+
+    // modload's mustHaveCompleteRequirements: go.mod may not change.
+    fn must_have_complete_requirements(&self) -> bool {
+        !self.build_mod_mod() && !self.in_workspace()
+    }
+
+    fn dirty(&self) -> Error {
+        Error::GoModDirty {
+            flag: self.options.mod_flag.clone(),
         }
     }
 
@@ -330,7 +370,11 @@ impl<'a> Loader<'a> {
         for r in &main.file.require {
             let m = Mv::new(&r.module.path, &r.module.version);
             if self.excludes.contains(&m) {
-                let verb = if self.options.mod_mod { "dropping" } else { "ignoring" };
+                let verb = if self.build_mod_mod() {
+                    "dropping"
+                } else {
+                    "ignoring"
+                };
                 warnings.push(format!(
                     "go: {verb} requirement on excluded version {} {}",
                     m.path, m.version
@@ -358,7 +402,12 @@ impl<'a> Loader<'a> {
             // `go list` with -mod=mod adds the missing go line (the running version) and, that version
             // supporting pruning, converts the requirements to a pruned graph.
             let local = self.options.go_version.clone();
-            let mut roots: Vec<Mv> = rs.roots.iter().filter(|m| &*m.path != "go").cloned().collect();
+            let mut roots: Vec<Mv> = rs
+                .roots
+                .iter()
+                .filter(|m| &*m.path != "go")
+                .cloned()
+                .collect();
             roots.push(Mv::new("go", &local));
             mod_sort(&mut roots);
             rs = Reqs::new(rs.pruning, roots, rs.direct.clone());
@@ -368,7 +417,11 @@ impl<'a> Loader<'a> {
                     return Err(err);
                 }
                 let list = g.build_list();
-                rs = Reqs::new(Pruning::Pruned, list[self.mains.len()..].to_vec(), rs.direct.clone());
+                rs = Reqs::new(
+                    Pruning::Pruned,
+                    list[self.mains.len()..].to_vec(),
+                    rs.direct.clone(),
+                );
             }
         }
         Ok(rs)
@@ -399,7 +452,10 @@ impl<'a> Loader<'a> {
 
     fn all_roots_selected(&self, g: &Graph, rs: &Reqs) -> bool {
         let roots: &[Mv] = if self.in_workspace() {
-            return self.mains.iter().all(|m| g.selected(&m.mv.path) == &*m.mv.version);
+            return self
+                .mains
+                .iter()
+                .all(|m| g.selected(&m.mv.path) == &*m.mv.version);
         } else {
             &rs.roots
         };
@@ -432,7 +488,11 @@ impl<'a> Loader<'a> {
                 }
                 let v: Arc<str> = match g {
                     Some(g) => Arc::from(g.selected(&m.path)),
-                    None => rs.max_root.get(&m.path).cloned().unwrap_or_else(|| m.version.clone()),
+                    None => rs
+                        .max_root
+                        .get(&m.path)
+                        .cloned()
+                        .unwrap_or_else(|| m.version.clone()),
                 };
                 if v != m.version {
                     upgraded = true;
@@ -443,10 +503,13 @@ impl<'a> Loader<'a> {
                 });
             }
             if !upgraded {
-                if roots == rs.roots {
+                if roots == rs.roots || !self.build_mod_mod() {
                     return Ok(rs);
                 }
                 return Ok(Reqs::new(Pruning::Pruned, roots, rs.direct.clone()));
+            }
+            if self.must_have_complete_requirements() {
+                return Err(self.dirty());
             }
             rs = Reqs::new(Pruning::Pruned, roots, rs.direct.clone());
             let (g, err) = self.read_graph(Pruning::Pruned, &rs.roots);
@@ -471,6 +534,18 @@ impl<'a> Loader<'a> {
             loaded = g;
             &loaded
         };
+        if self.must_have_complete_requirements() {
+            let consistent = rs.roots.iter().all(|m| g.selected(&m.path) == &*m.version)
+                && rs
+                    .direct
+                    .iter()
+                    .all(|p| rs.max_root.contains_key(p.as_str()) || self.is_main(p));
+            return if consistent {
+                Ok(rs.clone())
+            } else {
+                Err(self.dirty())
+            };
+        }
         let mut root_paths: Vec<Arc<str>> = Vec::new();
         let mut in_root: HashSet<Arc<str>> = HashSet::new();
         for r in &rs.roots {
@@ -506,7 +581,9 @@ impl<'a> Loader<'a> {
             if &*m.version == NONE {
                 return Ok(Vec::new());
             }
-            self.summary(m).map(|s| s.require.clone()).map_err(|e| Error::build_list(vec![m.clone()], e))
+            self.summary(m)
+                .map(|s| s.require.clone())
+                .map_err(|e| Error::build_list(vec![m.clone()], e))
         };
         // The full (unpruned) build list of main.
         let mut g = Graph::new(vec![main.clone()]);
@@ -522,7 +599,10 @@ impl<'a> Loader<'a> {
             g.require(&m, reqs);
         }
         let list = g.build_list();
-        let max: HashMap<Arc<str>, Arc<str>> = list.iter().map(|m| (m.path.clone(), m.version.clone())).collect();
+        let max: HashMap<Arc<str>, Arc<str>> = list
+            .iter()
+            .map(|m| (m.path.clone(), m.version.clone()))
+            .collect();
 
         // Postorder of the requirement graph below the build list (iterative, for deep chains).
         let mut req_cache: HashMap<Mv, Vec<Mv>> = HashMap::from([(main.clone(), Vec::new())]);
@@ -603,7 +683,8 @@ impl<'a> Loader<'a> {
         if pruning == Pruning::Workspace {
             // Dependencies of the workspace modules not at their selected versions are loaded again at
             // the selected versions, until nothing changes.
-            let mut deps_in_all: BTreeSet<Arc<str>> = roots.iter().map(|m| m.path.clone()).collect();
+            let mut deps_in_all: BTreeSet<Arc<str>> =
+                roots.iter().map(|m| m.path.clone()).collect();
             let mut seen: HashSet<Mv> = HashSet::new();
             loop {
                 let mut needs: BTreeSet<Mv> = BTreeSet::new();
@@ -621,7 +702,9 @@ impl<'a> Loader<'a> {
                             path: r.path.clone(),
                             version: Arc::from(g.selected(&r.path)),
                         };
-                        if mod_compare(&r.path, &s.version, &r.version).is_gt() && !seen.contains(&s) {
+                        if mod_compare(&r.path, &s.version, &r.version).is_gt()
+                            && !seen.contains(&s)
+                        {
                             needs.insert(s);
                         }
                     }
@@ -671,11 +754,7 @@ impl<'a> Loader<'a> {
                     need.push(m);
                 }
             }
-            let results: Vec<_> = if need.len() == 1 {
-                vec![self.summary(need[0])]
-            } else {
-                self.in_pool(|| need.par_iter().map(|m| self.summary(m)).collect())
-            };
+            let results: Vec<_> = self.in_pool(|| need.par_iter().map(|m| self.summary(m)).collect());
             for (m, r) in need.into_iter().zip(results) {
                 if let Ok(s) = &r {
                     g.require(m, s.require.clone());
@@ -713,7 +792,10 @@ impl<'a> Loader<'a> {
         let summary = self.raw_summary(actual, replacement.and_then(|r| r.dir.as_deref()))?;
         if !actual.version.is_empty() {
             if summary.module.is_empty() {
-                return Err(ModError::module(actual, "parsing go.mod: missing module line"));
+                return Err(ModError::module(
+                    actual,
+                    "parsing go.mod: missing module line",
+                ));
             }
             if summary.module != *m.path && summary.module != *actual.path {
                 return Err(ModError::module(
@@ -734,8 +816,17 @@ impl<'a> Loader<'a> {
     }
 
     /// The go.mod summary of exactly `m` (no replacement), cached.
-    pub(crate) fn raw_summary(&self, m: &Mv, dir: Option<&Path>) -> std::result::Result<Arc<Summary>, ModError> {
-        if let Some(hit) = self.raw.lock().unwrap_or_else(PoisonError::into_inner).get(m) {
+    pub(crate) fn raw_summary(
+        &self,
+        m: &Mv,
+        dir: Option<&Path>,
+    ) -> std::result::Result<Arc<Summary>, ModError> {
+        if let Some(hit) = self
+            .raw
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(m)
+        {
             return hit.clone();
         }
         let result = self.read_summary(m, dir);
@@ -746,7 +837,11 @@ impl<'a> Loader<'a> {
         result
     }
 
-    fn read_summary(&self, m: &Mv, dir: Option<&Path>) -> std::result::Result<Arc<Summary>, ModError> {
+    fn read_summary(
+        &self,
+        m: &Mv,
+        dir: Option<&Path>,
+    ) -> std::result::Result<Arc<Summary>, ModError> {
         let (name, data) = if m.version.is_empty() {
             let dir = match dir {
                 Some(d) => d.to_path_buf(),
@@ -758,7 +853,14 @@ impl<'a> Loader<'a> {
             let file = dir.join("go.mod");
             let data = std::fs::read(&file).map_err(|e| {
                 let shown = short_path(&self.cwd, &file);
-                ModError::module(m, format!("reading {shown}: open {}: {}", file.display(), io_message(&e)))
+                ModError::module(
+                    m,
+                    format!(
+                        "reading {shown}: open {}: {}",
+                        file.display(),
+                        io_message(&e)
+                    ),
+                )
             })?;
             (short_path(&self.cwd, &file), data)
         } else {
@@ -804,7 +906,11 @@ impl<'a> Loader<'a> {
             }
         }
         Ok(Arc::new(Summary {
-            module: f.module.as_ref().map(|x| x.path.clone()).unwrap_or_default(),
+            module: f
+                .module
+                .as_ref()
+                .map(|x| x.path.clone())
+                .unwrap_or_default(),
             pruning,
             require,
         }))
@@ -854,7 +960,12 @@ fn check_replace_conflicts(replace: &[crate::modfile::Replace]) -> Result<()> {
     Ok(())
 }
 
-fn enqueue(loading: &mut HashSet<(Mv, Pruning)>, queue: &mut Vec<(Mv, Pruning)>, m: &Mv, pruning: Pruning) {
+fn enqueue(
+    loading: &mut HashSet<(Mv, Pruning)>,
+    queue: &mut Vec<(Mv, Pruning)>,
+    m: &Mv,
+    pruning: Pruning,
+) {
     if &*m.version == NONE {
         return;
     }
@@ -888,12 +999,17 @@ pub(crate) fn source_message(source: &dyn ModuleSource, e: &source::Error, ext: 
             source_name,
             ..
         } if source_name.starts_with("file://") => {
-            let (Ok(p), Ok(v)) = (crate::module::escape_path(module), crate::module::escape_version(version)) else {
+            let (Ok(p), Ok(v)) = (
+                crate::module::escape_path(module),
+                crate::module::escape_version(version),
+            ) else {
                 return e.to_string();
             };
             format!("reading {source_name}/{p}/@v/{v}.{ext}: no such file or directory")
         }
-        source::Error::Fetch { location, message, .. } => format!("reading {location}: {message}"),
+        source::Error::Fetch {
+            location, message, ..
+        } => format!("reading {location}: {message}"),
         _ => {
             let _ = source;
             e.to_string()
@@ -927,7 +1043,11 @@ pub(crate) fn absolute(dir: &Path) -> Result<PathBuf> {
 pub(crate) fn work_file(cwd: &Path, options: &Options) -> Option<PathBuf> {
     match &options.go_work {
         GoWork::Off => None,
-        GoWork::File(p) => Some(if p.is_absolute() { p.clone() } else { cwd.join(p) }),
+        GoWork::File(p) => Some(if p.is_absolute() {
+            p.clone()
+        } else {
+            cwd.join(p)
+        }),
         GoWork::Auto => find_upwards(cwd, "go.work"),
     }
 }
@@ -946,7 +1066,11 @@ fn find_upwards(dir: &Path, name: &str) -> Option<PathBuf> {
 
 /// `filepath.Join`: joins and cleans lexically (`..` removes the previous element).
 pub(crate) fn clean_join(base: &Path, rel: &Path) -> PathBuf {
-    let joined = if rel.is_absolute() { rel.to_path_buf() } else { base.join(rel) };
+    let joined = if rel.is_absolute() {
+        rel.to_path_buf()
+    } else {
+        base.join(rel)
+    };
     let mut out: Vec<Component<'_>> = Vec::new();
     for c in joined.components() {
         match c {
@@ -1010,10 +1134,27 @@ mod tests {
 
     #[test]
     fn paths_join_and_shorten_as_go_does() {
-        assert_eq!(clean_join(Path::new("/w/main"), Path::new("../local")), Path::new("/w/local"));
-        assert_eq!(clean_join(Path::new("/w"), Path::new("./a/./b/..")), Path::new("/w/a"));
-        assert_eq!(short_path(Path::new("/w/main"), Path::new("/w/main/go.mod")), "go.mod");
-        assert_eq!(short_path(Path::new("/w/main"), Path::new("/w/local/go.mod")), "../local/go.mod");
+        assert_eq!(
+            clean_join(Path::new("/w/main"), Path::new("../local")),
+            Path::new("/w/local")
+        );
+        assert_eq!(
+            clean_join(Path::new("/w"), Path::new("./a/./b/..")),
+            Path::new("/w/a")
+        );
+        assert_eq!(
+            short_path(Path::new("/w/main"), Path::new("/w/main/go.mod")),
+            "go.mod"
+        );
+        assert_eq!(
+            short_path(Path::new("/work/main"), Path::new("/work/local/go.mod")),
+            "../local/go.mod"
+        );
+        // Only when shorter, as Go's ShortPath.
+        assert_eq!(
+            short_path(Path::new("/w/main"), Path::new("/w/local/go.mod")),
+            "/w/local/go.mod"
+        );
         assert_eq!(short_path(Path::new("/a/b/c/d"), Path::new("/x")), "/x");
     }
 

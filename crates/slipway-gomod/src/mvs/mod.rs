@@ -80,6 +80,8 @@ pub struct Options {
     mod_mod: bool,
     go_work: GoWork,
     jobs: usize,
+    // The -mod value given in GOFLAGS, if any (cmd/go words its errors differently when it was given).
+    mod_flag: Option<String>,
 }
 
 impl Default for Options {
@@ -91,6 +93,7 @@ impl Default for Options {
             mod_mod: true,
             go_work: GoWork::Auto,
             jobs: DEFAULT_JOBS,
+            mod_flag: Some("mod".to_owned()),
         }
     }
 }
@@ -107,16 +110,17 @@ impl Options {
     pub fn from_env() -> Options {
         let var = |k: &str| std::env::var(k).unwrap_or_default();
         let flags = var("GOFLAGS");
-        let mut mod_mod = false;
+        let mut mod_flag = None;
         let mut words = flags.split_whitespace();
         while let Some(w) = words.next() {
             let w = w.trim_start_matches('-');
             if let Some(v) = w.strip_prefix("mod=") {
-                mod_mod = v == "mod";
+                mod_flag = Some(v.to_owned());
             } else if w == "mod" {
-                mod_mod = words.next() == Some("mod");
+                mod_flag = words.next().map(str::to_owned);
             }
         }
+        let mod_mod = mod_flag.as_deref() == Some("mod");
         let go_work = match var("GOWORK").as_str() {
             "" => GoWork::Auto,
             "off" => GoWork::Off,
@@ -132,6 +136,7 @@ impl Options {
             mod_mod,
             go_work,
             jobs: DEFAULT_JOBS,
+            mod_flag,
         }
     }
 
@@ -150,10 +155,13 @@ impl Options {
     }
 
     /// Whether `-mod=mod` is in effect (`GOFLAGS=-mod=mod`): go.mod may be updated in memory (nothing is
-    /// written), and `go list -m` refuses workspaces.
+    /// written), and `go list -m` refuses workspaces. `false` is `GOFLAGS=-mod=readonly`: `go list -m`
+    /// fails with "updates to go.mod needed" where `-mod=mod` would change the requirements. (`go mod
+    /// graph` always runs as with `-mod=mod`.)
     #[must_use]
     pub fn mod_mod(mut self, on: bool) -> Options {
         self.mod_mod = on;
+        self.mod_flag = Some(if on { "mod" } else { "readonly" }.to_owned());
         self
     }
 
@@ -178,8 +186,14 @@ fn running_go_version() -> Option<String> {
         Some(g) if !g.is_empty() => PathBuf::from(g),
         _ => {
             let path = std::env::var_os("PATH")?;
-            let go = std::env::split_paths(&path).map(|d| d.join("go")).find(|p| p.is_file())?;
-            std::fs::canonicalize(go).ok()?.parent()?.parent()?.to_path_buf()
+            let go = std::env::split_paths(&path)
+                .map(|d| d.join("go"))
+                .find(|p| p.is_file())?;
+            std::fs::canonicalize(go)
+                .ok()?
+                .parent()?
+                .parent()?
+                .to_path_buf()
         }
     };
     let text = std::fs::read_to_string(goroot.join("VERSION")).ok()?;
@@ -231,7 +245,9 @@ impl ModError {
 #[non_exhaustive]
 pub enum Error {
     /// No go.mod in the directory or its parents.
-    #[error("go.mod file not found in current directory or any parent directory; see 'go help modules'")]
+    #[error(
+        "go.mod file not found in current directory or any parent directory; see 'go help modules'"
+    )]
     NoGoMod,
     /// A go.mod or go.work file that cannot be read.
     #[error("reading {}: {message}", path.display())]
@@ -266,7 +282,10 @@ pub enum Error {
         second: Mv,
     },
     /// A go.mod or go.work needing a newer Go than the running one.
-    #[error("{what} requires go >= {go_version} (running go {running}{})", toolchain_note(gotoolchain))]
+    #[error(
+        "{what} requires go >= {go_version} (running go {running}{})",
+        toolchain_note(gotoolchain)
+    )]
     TooNew {
         /// What needs it: `go.mod`, `module example.com/a@v1.0.0`.
         what: String,
@@ -297,6 +316,15 @@ pub enum Error {
         "-mod may only be set to readonly or vendor when in workspace mode, but it is set to \"mod\"\n\tRemove the -mod flag to use the default readonly value, \n\tor set GOWORK=off to disable workspace mode."
     )]
     WorkspaceModMod,
+    /// `-mod=readonly` (the default outside workspaces) and go.mod's requirements are not consistent.
+    #[error(
+        "updates to go.mod needed{}; to update it:\n\tgo mod tidy",
+        flag.as_ref().map(|f| format!(", disabled by -mod={f}")).unwrap_or_default()
+    )]
+    GoModDirty {
+        /// The -mod value when it was given explicitly.
+        flag: Option<String>,
+    },
     /// A module version in the graph whose go.mod cannot be loaded, with the requirement path to it.
     #[error("{}", render_build_list(stack, error))]
     BuildList {
@@ -340,11 +368,19 @@ fn render_build_list(stack: &[Mv], error: &ModError) -> String {
         let _ = write!(out, "{m} requires\n\t");
     }
     let _ = match error {
-        ModError::Module { path, version, message } => {
+        ModError::Module {
+            path,
+            version,
+            message,
+        } => {
             if *path == *last.path && *version == *last.version {
                 write!(out, "{error}")
             } else {
-                write!(out, "{last} (replaced by {}): {message}", Mv::new(path, version))
+                write!(
+                    out,
+                    "{last} (replaced by {}): {message}",
+                    Mv::new(path, version)
+                )
             }
         }
         ModError::Other { message } => write!(out, "{last}: {message}"),
@@ -439,12 +475,30 @@ impl fmt::Display for ModuleGraph {
 }
 
 /// `go list -m all` in `dir`.
-pub fn list(dir: &Path, source: &dyn ModuleSource, options: &Options) -> Result<ModuleList, Failure> {
+pub fn list(
+    dir: &Path,
+    source: &dyn ModuleSource,
+    options: &Options,
+) -> Result<ModuleList, Failure> {
     // go checks the -mod flag against workspace mode before it reads any go.mod.
     if options.mod_mod && load::work_file(&load::absolute(dir)?, options).is_some() {
         return Err(Error::WorkspaceModMod.into());
     }
     let mut loader = Loader::new(dir, source, options, Command::List)?;
+    // The whole computation runs on the fetch pool, so that each wave's parallel fetch is shared with
+    // the current thread instead of being handed over (and waited for) wave after wave.
+    let pool = loader.take_pool();
+    run_in(pool.as_ref(), move || list_in(loader))
+}
+
+fn run_in<T: Send>(pool: Option<&rayon::ThreadPool>, f: impl FnOnce() -> T + Send) -> T {
+    match pool {
+        Some(pool) => pool.install(f),
+        None => f(),
+    }
+}
+
+fn list_in(mut loader: Loader<'_>) -> Result<ModuleList, Failure> {
     let rs = match loader.requirements() {
         Ok(rs) => rs,
         Err(e) => {
@@ -502,8 +556,17 @@ pub fn list(dir: &Path, source: &dyn ModuleSource, options: &Options) -> Result<
 }
 
 /// `go mod graph` in `dir`.
-pub fn graph(dir: &Path, source: &dyn ModuleSource, options: &Options) -> Result<ModuleGraph, Failure> {
+pub fn graph(
+    dir: &Path,
+    source: &dyn ModuleSource,
+    options: &Options,
+) -> Result<ModuleGraph, Failure> {
     let mut loader = Loader::new(dir, source, options, Command::Graph)?;
+    let pool = loader.take_pool();
+    run_in(pool.as_ref(), move || graph_in(loader))
+}
+
+fn graph_in(mut loader: Loader<'_>) -> Result<ModuleGraph, Failure> {
     let rs = match loader.requirements() {
         Ok(rs) => rs,
         Err(e) => {
@@ -568,15 +631,22 @@ pub fn retractions_and_deprecations(
             let pick = |pre: bool| {
                 versions
                     .iter()
-                    .filter(|v| version::is_valid(v) && version::prerelease(v).is_some_and(|p| !p.is_empty()) == pre)
+                    .filter(|v| {
+                        version::is_valid(v)
+                            && version::prerelease(v).is_some_and(|p| !p.is_empty()) == pre
+                    })
                     .max_by(|a, b| version::compare(a, b))
                     .cloned()
             };
-            let latest = pick(false).or_else(|| pick(true)).unwrap_or_else(|| m.version.clone());
+            let latest = pick(false)
+                .or_else(|| pick(true))
+                .unwrap_or_else(|| m.version.clone());
             let Ok(data) = source.go_mod(&m.path, &latest) else {
                 return (Vec::new(), None);
             };
-            let Ok(f) = crate::modfile::ModFile::parse_lax("go.mod", &String::from_utf8_lossy(&data)) else {
+            let Ok(f) =
+                crate::modfile::ModFile::parse_lax("go.mod", &String::from_utf8_lossy(&data))
+            else {
                 return (Vec::new(), None);
             };
             let retractions = f
@@ -618,12 +688,33 @@ mod tests {
 
     #[test]
     fn build_list_errors_read_as_go_prints_them() {
-        let stack = vec![Mv::new("m", ""), Mv::new("a", "v1.0.0"), Mv::new("b", "v1.9.0")];
-        let e = Error::build_list(stack.clone(), ModError::module(&Mv::new("b", "v1.9.0"), "reading x: gone"));
-        assert_eq!(e.to_string(), "a@v1.0.0 requires\n\tb@v1.9.0: reading x: gone");
-        let e = Error::build_list(stack.clone(), ModError::module(&Mv::new("c", "v2.0.0"), "reading y: gone"));
-        assert_eq!(e.to_string(), "a@v1.0.0 requires\n\tb@v1.9.0 (replaced by c@v2.0.0): reading y: gone");
-        let e = Error::build_list(stack, ModError::Other { message: "too new".into() });
+        let stack = vec![
+            Mv::new("m", ""),
+            Mv::new("a", "v1.0.0"),
+            Mv::new("b", "v1.9.0"),
+        ];
+        let e = Error::build_list(
+            stack.clone(),
+            ModError::module(&Mv::new("b", "v1.9.0"), "reading x: gone"),
+        );
+        assert_eq!(
+            e.to_string(),
+            "a@v1.0.0 requires\n\tb@v1.9.0: reading x: gone"
+        );
+        let e = Error::build_list(
+            stack.clone(),
+            ModError::module(&Mv::new("c", "v2.0.0"), "reading y: gone"),
+        );
+        assert_eq!(
+            e.to_string(),
+            "a@v1.0.0 requires\n\tb@v1.9.0 (replaced by c@v2.0.0): reading y: gone"
+        );
+        let e = Error::build_list(
+            stack,
+            ModError::Other {
+                message: "too new".into(),
+            },
+        );
         assert_eq!(e.to_string(), "a@v1.0.0 requires\n\tb@v1.9.0: too new");
         let e = Error::TooNew {
             what: "go.mod".into(),
@@ -631,6 +722,9 @@ mod tests {
             running: "1.27.3".into(),
             gotoolchain: "local".into(),
         };
-        assert_eq!(e.to_string(), "go.mod requires go >= 1.99 (running go 1.27.3; GOTOOLCHAIN=local)");
+        assert_eq!(
+            e.to_string(),
+            "go.mod requires go >= 1.99 (running go 1.27.3; GOTOOLCHAIN=local)"
+        );
     }
 }

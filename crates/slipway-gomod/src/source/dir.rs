@@ -140,8 +140,11 @@ mod tests {
         let v = dir.path().join("github.com/!azure/x/@v");
         std::fs::create_dir_all(&v).unwrap();
         std::fs::write(v.join("list"), "v1.0.0\n\nv1.1.0 extra\n").unwrap();
-        std::fs::write(v.join("v1.0.0-!r!c1.info"), r#"{"Version":"v1.0.0-RC1","Time":"2023-01-02T03:04:05Z"}"#)
-            .unwrap();
+        std::fs::write(
+            v.join("v1.0.0-!r!c1.info"),
+            r#"{"Version":"v1.0.0-RC1","Time":"2023-01-02T03:04:05Z"}"#,
+        )
+        .unwrap();
         std::fs::write(v.join("v1.0.0.zip"), b"PK").unwrap();
         let p = ProxyDir::new(dir.path());
         assert_eq!(p.list("github.com/Azure/x").unwrap(), ["v1.0.0", "v1.1.0"]);
@@ -162,13 +165,18 @@ mod tests {
         let v = dir.path().join("example.com/m/@v");
         std::fs::create_dir_all(&v).unwrap();
         std::fs::write(v.join("v1.0.0.info"), "not json").unwrap();
-        let err = ProxyDir::new(dir.path()).info("example.com/m", "v1.0.0").unwrap_err();
+        let err = ProxyDir::new(dir.path())
+            .info("example.com/m", "v1.0.0")
+            .unwrap_err();
         assert!(matches!(err, Error::Fetch { .. }), "{err}");
     }
 
     #[test]
     fn file_urls() {
-        assert_eq!(ProxyDir::from_url("file:///srv/p/").unwrap().root(), Path::new("/srv/p"));
+        assert_eq!(
+            ProxyDir::from_url("file:///srv/p/").unwrap().root(),
+            Path::new("/srv/p")
+        );
         assert!(ProxyDir::from_url("https://proxy.golang.org").is_none());
         assert!(ProxyDir::from_url("file://relative").is_none());
     }

@@ -45,7 +45,12 @@ impl MemorySource {
     }
 
     /// Adds (or replaces) `path@version` with the given go.mod contents.
-    pub fn add(&mut self, path: &str, version: &str, go_mod: impl Into<Vec<u8>>) -> &mut MemorySource {
+    pub fn add(
+        &mut self,
+        path: &str,
+        version: &str,
+        go_mod: impl Into<Vec<u8>>,
+    ) -> &mut MemorySource {
         let entry = self.modules.entry(path.to_owned()).or_default();
         let stored = entry.versions.entry(version.to_owned()).or_insert_with(|| {
             entry.order.push(version.to_owned());
@@ -67,7 +72,12 @@ impl MemorySource {
     }
 
     /// Sets the zip served for a version added before.
-    pub fn set_zip(&mut self, path: &str, version: &str, zip: impl Into<Vec<u8>>) -> &mut MemorySource {
+    pub fn set_zip(
+        &mut self,
+        path: &str,
+        version: &str,
+        zip: impl Into<Vec<u8>>,
+    ) -> &mut MemorySource {
         if let Some(stored) = self.stored_mut(path, version) {
             stored.zip = Some(zip.into());
         }
@@ -157,13 +167,24 @@ mod tests {
         assert_eq!(w.len(), 2);
         assert!(!w.is_empty());
         assert_eq!(w.list("example.com/a").unwrap(), ["v1.1.0", "v1.0.0"]);
-        assert_eq!(w.info("example.com/a", "v1.0.0").unwrap().time, "2023-01-02T03:04:05Z");
+        assert_eq!(
+            w.info("example.com/a", "v1.0.0").unwrap().time,
+            "2023-01-02T03:04:05Z"
+        );
         assert_eq!(w.info("example.com/a", "v1.1.0").unwrap().time, "");
         assert_eq!(w.zip("example.com/a", "v1.0.0").unwrap(), b"PK");
         // Replacing contents keeps the listing order.
-        w.add("example.com/a", "v1.1.0", "module example.com/a\n\ngo 1.22\n");
+        w.add(
+            "example.com/a",
+            "v1.1.0",
+            "module example.com/a\n\ngo 1.22\n",
+        );
         assert_eq!(w.list("example.com/a").unwrap(), ["v1.1.0", "v1.0.0"]);
         assert!(w.list("example.com/b").unwrap_err().is_not_found());
-        assert!(w.go_mod("example.com/a", "v9.0.0").unwrap_err().is_not_found());
+        assert!(
+            w.go_mod("example.com/a", "v9.0.0")
+                .unwrap_err()
+                .is_not_found()
+        );
     }
 }

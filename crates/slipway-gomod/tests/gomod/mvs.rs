@@ -14,7 +14,10 @@ fn fixtures() -> PathBuf {
 }
 
 fn go_version() -> String {
-    std::fs::read_to_string(fixtures().join("GOVERSION")).unwrap().trim().to_owned()
+    std::fs::read_to_string(fixtures().join("GOVERSION"))
+        .unwrap()
+        .trim()
+        .to_owned()
 }
 
 /// Splits a txtar file into its named sections.
@@ -56,10 +59,13 @@ pub(crate) fn expand(txtar: &Path, dest: &Path) {
             std::fs::write(dir.join(format!("{}.mod", escape(version))), &body).unwrap();
             let info = format!(r#"{{"Version":"{version}","Time":"2023-01-02T03:04:05Z"}}"#);
             std::fs::write(dir.join(format!("{}.info", escape(version))), info).unwrap();
-            let idx = lists.iter().position(|(d, _)| *d == dir).unwrap_or_else(|| {
-                lists.push((dir.clone(), Vec::new()));
-                lists.len() - 1
-            });
+            let idx = lists
+                .iter()
+                .position(|(d, _)| *d == dir)
+                .unwrap_or_else(|| {
+                    lists.push((dir.clone(), Vec::new()));
+                    lists.len() - 1
+                });
             if !slipway_gomod::pseudo::is_pseudo_version(version) {
                 lists[idx].1.push(version.to_owned());
             }
@@ -70,7 +76,7 @@ pub(crate) fn expand(txtar: &Path, dest: &Path) {
         }
     }
     for (dir, versions) in lists {
-        let text: String = versions.iter().map(|v| format!("{v}\n")).collect();
+        let text: String = versions.iter().flat_map(|v| [v.as_str(), "\n"]).collect();
         std::fs::write(dir.join("list"), text).unwrap();
     }
     std::fs::create_dir_all(dest.join("main")).unwrap();
@@ -101,7 +107,10 @@ fn run_world(txtar: &Path) -> String {
     expand(txtar, &root);
     let proxy = ProxyDir::new(root.join("proxy"));
     let main = root.join("main");
-    let base = Options::default().go_version(&go_version()).gotoolchain("local").go_work(GoWork::Auto);
+    let base = Options::default()
+        .go_version(&go_version())
+        .gotoolchain("local")
+        .go_work(GoWork::Auto);
     let mut out = String::new();
     let mut labels = vec![("list", true), ("graph", true)];
     if txtar_has_work(txtar) {
@@ -126,7 +135,10 @@ fn run_world(txtar: &Path) -> String {
 }
 
 fn txtar_has_work(txtar: &Path) -> bool {
-    std::fs::read_to_string(txtar).unwrap().lines().any(|l| l == "-- go.work --")
+    std::fs::read_to_string(txtar)
+        .unwrap()
+        .lines()
+        .any(|l| l == "-- go.work --" || l == "# readonly")
 }
 
 fn check_dir(sub: &str) -> usize {
@@ -149,16 +161,28 @@ fn check_dir(sub: &str) -> usize {
                         let want = std::fs::read_to_string(w.with_extension("out")).unwrap();
                         let got = run_world(w);
                         if got != want {
-                            failures.push(format!("=== {}\n--- want\n{want}--- got\n{got}", w.display()));
+                            failures.push(format!(
+                                "=== {}\n--- want\n{want}--- got\n{got}",
+                                w.display()
+                            ));
                         }
                     }
                     failures
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
     });
-    assert!(failures.is_empty(), "{} of {} worlds differ:\n{}", failures.len(), worlds.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} worlds differ:\n{}",
+        failures.len(),
+        worlds.len(),
+        failures.join("\n")
+    );
     worlds.len()
 }
 
