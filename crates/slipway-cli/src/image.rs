@@ -53,7 +53,7 @@ pub struct BuildArgs {
     /// platform; its layers, environment, working directory, user and media types are kept.
     #[arg(long, value_name = "REF")]
     base: Option<String>,
-    /// Attach an SPDX 2.3 SBOM of each binary's Go modules to its image as a referrer (the default).
+    /// Attach an SPDX 2.3 SBOM of the binaries' Go modules to the index (or the single image) as a referrer (the default).
     #[arg(long, overrides_with = "no_sbom")]
     sbom: bool,
     /// Attach no SBOM.
@@ -221,17 +221,8 @@ fn build(args: &BuildArgs) -> CmdResult {
     for tag in &tags {
         store.put_manifest(top, Some(tag))?;
     }
-    for (image, sbom) in built.images.iter().zip(&built.sboms) {
-        eprintln!(
-            "slipway: SBOM {} refers to the {} image {}",
-            sbom.digest(),
-            image
-                .descriptor()
-                .platform
-                .map(|p| p.to_string())
-                .unwrap_or_default(),
-            image.manifest().digest()
-        );
+    if let Some(sbom) = &built.sbom {
+        eprintln!("slipway: SBOM {} refers to {}", sbom.digest(), top.digest());
     }
     let digest = top.descriptor().digest;
     for tag in &tags {

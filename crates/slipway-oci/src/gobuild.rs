@@ -202,7 +202,7 @@ pub struct GoImageOptions {
     pub flavor: Flavor,
     /// Extra environment for `go build` (e.g. `GOFLAGS`, `GOPROXY`).
     pub go_env: Vec<(String, String)>,
-    /// Attach an SPDX SBOM of each binary's Go modules to its image (see [`crate::sbom`]).
+    /// Attach an SPDX SBOM of the binaries' Go modules to the index (or the only image; see [`crate::sbom`]).
     #[cfg(feature = "sbom")]
     pub sbom: bool,
 }
@@ -290,7 +290,7 @@ impl GoImageOptions {
         self
     }
 
-    /// Whether to attach an SPDX SBOM to each image (off by default in the library).
+    /// Whether to attach an SPDX SBOM to the index, or the only image (off by default in the library).
     #[cfg(feature = "sbom")]
     #[must_use]
     pub fn sbom(mut self, on: bool) -> Self {
@@ -306,8 +306,8 @@ pub struct GoImages {
     pub images: Vec<BuiltImage>,
     /// The index over them when more than one platform was built.
     pub index: Option<RawManifest>,
-    /// The SBOM artifact manifests, one per image in the same order (empty when SBOMs are off).
-    pub sboms: Vec<RawManifest>,
+    /// The SBOM artifact manifest, whose subject is [`GoImages::top`] (`None` when SBOMs are off).
+    pub sbom: Option<RawManifest>,
 }
 
 impl GoImages {
@@ -812,21 +812,15 @@ where
     })?;
 
     let mut images = Vec::with_capacity(built.len());
-    // Only the `sbom` feature fills it.
-    #[cfg_attr(not(feature = "sbom"), allow(unused_mut))]
-    let mut sboms = Vec::new();
+    #[cfg(feature = "sbom")]
+    let mut build_infos = Vec::new();
     for one in built {
         if let Some(base) = base {
             base.copy_layers(&one.base_layers, store)?;
         }
         one.image.write_to(store)?;
         #[cfg(feature = "sbom")]
-        if let Some(info) = &one.build_info {
-            sboms.push(
-                crate::sbom::attach(store, info, &one.image.descriptor(), options.created)
-                    .map_err(image::Error::Store)?,
-            );
-        }
+        build_infos.extend(one.build_info);
         images.push(one.image);
     }
 
@@ -835,10 +829,27 @@ where
     } else {
         None
     };
+    // One SBOM for what gets tagged (the index, or the only image): the binaries of one main package share
+    // their modules, and a layout keeps the referrer beside the tag in index.json, where tools that pick
+    // `--ref name=` entries (oci-image-tool) cope with one untagged neighbour but not one per platform.
+    #[cfg_attr(not(feature = "sbom"), allow(unused_mut))]
+    let mut sbom = None;
+    #[cfg(feature = "sbom")]
+    if !build_infos.is_empty() {
+        let subject = match &index {
+            Some(index) => index.descriptor(),
+            None => images[0].descriptor(),
+        };
+        let infos: Vec<_> = build_infos.iter().collect();
+        sbom = Some(
+            crate::sbom::attach(store, &infos, &subject, options.created)
+                .map_err(image::Error::Store)?,
+        );
+    }
     Ok(GoImages {
         images,
         index,
-        sboms,
+        sbom,
     })
 }
 

@@ -1,5 +1,5 @@
-//! SPDX 2.3 SBOMs of the Go modules in a binary, attached to its image as an OCI referrer
-//! (feature `sbom`).
+//! SPDX 2.3 SBOMs of the Go modules in the binaries of an image or multi-platform index, attached to it as
+//! an OCI referrer (feature `sbom`).
 //!
 //! The document is made from the build information Go embeds in every module-aware binary (read with
 //! [`slipway_gomod::buildinfo`]): the main module, which the document `DESCRIBES`, and every dependency
@@ -9,12 +9,12 @@
 //! replacement (that is the code linked in); one replaced by a directory has no version, URL or checksum.
 //!
 //! Reproducible like the image: `created` is the image's creation time (`SOURCE_DATE_EPOCH`), the
-//! `documentNamespace` is derived from the digest of the image the SBOM describes, and the JSON is
+//! `documentNamespace` is derived from the digest of the image or index the SBOM describes, and the JSON is
 //! written in a fixed field order.
 //!
 //! [`attach`] stores the document as an OCI artifact: an image manifest with `artifactType`
 //! `application/spdx+json`, the empty config (`application/vnd.oci.empty.v1+json`, `{}`), one layer
-//! holding the document, and `subject` = the image manifest. A registry store lists it through the
+//! holding the document, and `subject` = the image manifest or index. A registry store lists it through the
 //! referrers API (or its tag fallback); an [`OciLayout`](crate::store::OciLayout) lists it untagged in
 //! index.json with its `artifactType`, as ORAS does for referrers in layouts.
 
@@ -198,21 +198,34 @@ fn package(n: usize, module: &Module, purpose: &'static str) -> Package {
     }
 }
 
-/// The SPDX 2.3 JSON document for a binary's build information. `subject` is the digest of the image the
-/// binary is in (it makes the namespace unique and stable); `created` is seconds since the epoch.
-pub fn spdx_document(info: &BuildInfo, subject: &Digest, created: u64) -> Vec<u8> {
-    let name = if info.path.is_empty() {
+/// The SPDX 2.3 JSON document for the build information of the binaries in one image or one multi-platform
+/// index (the same main package built per platform). The first binary's main module is the package the
+/// document `DESCRIBES`; the dependencies are the union over all binaries (a platform may link a module the
+/// others do not), each listed once, in first-seen order. `subject` is the digest of the image or index the
+/// document describes (it makes the namespace unique and stable); `created` is seconds since the epoch.
+/// An empty `infos` gives a document describing an `unknown` package.
+pub fn spdx_document(infos: &[&BuildInfo], subject: &Digest, created: u64) -> Vec<u8> {
+    let unknown = BuildInfo::default();
+    let first = infos.first().copied().unwrap_or(&unknown);
+    let name = if first.path.is_empty() {
         "unknown"
     } else {
-        info.path.as_str()
+        first.path.as_str()
     };
-    let mut packages = vec![package(0, &info.main, "APPLICATION")];
-    packages.extend(
-        info.deps
-            .iter()
-            .enumerate()
-            .map(|(i, dep)| package(i + 1, dep, "LIBRARY")),
-    );
+    let mut packages = vec![package(0, &first.main, "APPLICATION")];
+    let mut seen = std::collections::BTreeSet::new();
+    for dep in infos.iter().flat_map(|info| &info.deps) {
+        let key = (
+            dep.path.as_str(),
+            dep.version.as_str(),
+            dep.replace
+                .as_deref()
+                .map(|r| (r.path.as_str(), r.version.as_str())),
+        );
+        if seen.insert(key) {
+            packages.push(package(packages.len(), dep, "LIBRARY"));
+        }
+    }
     let main_id = packages[0].spdx_id.clone();
     let mut relationships = vec![Relationship {
         spdx_element_id: "SPDXRef-DOCUMENT".to_owned(),
@@ -225,8 +238,8 @@ pub fn spdx_document(info: &BuildInfo, subject: &Digest, created: u64) -> Vec<u8
         related_spdx_element: p.spdx_id.clone(),
     }));
     let mut creators = vec![format!("Tool: slipway-{}", env!("CARGO_PKG_VERSION"))];
-    if !info.go_version.is_empty() {
-        creators.push(format!("Tool: {}", info.go_version));
+    if !first.go_version.is_empty() {
+        creators.push(format!("Tool: {}", first.go_version));
     }
     let document = Document {
         spdx_version: "SPDX-2.3",
@@ -266,18 +279,22 @@ fn artifact_manifest(sbom_blob: Descriptor, subject: &Descriptor, created: u64) 
     RawManifest::encode_image(&manifest)
 }
 
-/// Writes the SBOM of `info` for the image `subject` (already in `store`) as a referrer: the empty config,
-/// the document, then the artifact manifest. Returns the artifact manifest.
+/// Writes the SBOM of the binaries `infos` for `subject` (an image, or the index over one image per binary;
+/// already in `store`) as a referrer: the empty config, the document, then the artifact manifest. Returns
+/// the artifact manifest.
+///
+/// # Errors
+/// A store error when a blob or the manifest cannot be written.
 pub fn attach<S>(
     store: &S,
-    info: &BuildInfo,
+    infos: &[&BuildInfo],
     subject: &Descriptor,
     created: u64,
 ) -> store::Result<RawManifest>
 where
     S: BlobStore + ManifestStore + ?Sized,
 {
-    let document = spdx_document(info, &subject.digest, created);
+    let document = spdx_document(infos, &subject.digest, created);
     store.put_blob_bytes(media_type::OCI_EMPTY, b"{}")?;
     let mut blob = store.put_blob_bytes(SPDX_JSON, &document)?;
     blob.annotations = BTreeMap::from([(TITLE.to_owned(), "sbom.spdx.json".to_owned())]);
@@ -320,8 +337,8 @@ mod tests {
     #[test]
     fn documents_hold_the_required_spdx_fields_and_are_reproducible() {
         let subject = Digest::sha256(b"image");
-        let bytes = spdx_document(&info(), &subject, 1_700_000_000);
-        assert_eq!(bytes, spdx_document(&info(), &subject, 1_700_000_000));
+        let bytes = spdx_document(&[&info()], &subject, 1_700_000_000);
+        assert_eq!(bytes, spdx_document(&[&info()], &subject, 1_700_000_000));
         let doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(doc["spdxVersion"], "SPDX-2.3");
         assert_eq!(doc["dataLicense"], "CC0-1.0");
@@ -374,7 +391,7 @@ mod tests {
         let image = crate::image::ImageBuilder::new(crate::Platform::parse("linux/amd64").unwrap())
             .write_to(&store)
             .unwrap();
-        let artifact = attach(&store, &info(), &image.descriptor(), 0).unwrap();
+        let artifact = attach(&store, &[&info()], &image.descriptor(), 0).unwrap();
         let crate::manifest::Manifest::Image(m) = artifact.decode().unwrap() else {
             panic!("image manifest expected")
         };
