@@ -3,7 +3,10 @@
 //!
 //! Order is what keeps the destination sound: blobs first (each verified by the destination against its
 //! digest), then child manifests, then the top manifest with its tag. An interrupted copy leaves at most
-//! unreferenced blobs, never a tag that points at missing content.
+//! unreferenced blobs, never a tag that points at missing content. Blobs move a few at a time in
+//! parallel (the stores are `Sync`); manifests are written after all blobs, one by one.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::digest::Digest;
 use crate::index::select_platform;
@@ -80,6 +83,18 @@ pub struct CopyReport {
     pub bytes_copied: u64,
 }
 
+/// How many blobs move at once: registries take parallel uploads well (skopeo sends layers in parallel),
+/// and a handful of streams is enough to hide round trips without swamping a small machine.
+const PARALLEL_BLOBS: usize = 4;
+
+/// What one blob transfer did.
+enum Moved {
+    Copied(u64),
+    Skipped,
+    /// A foreign layer the source does not hold: it stays where its `urls` say.
+    Foreign,
+}
+
 struct Copier<'a, S: ?Sized, D: ?Sized> {
     src: &'a S,
     dst: &'a D,
@@ -100,56 +115,120 @@ fn dst_err<E: std::error::Error + Send + Sync + 'static>(e: E) -> Error {
     }
 }
 
+/// Copies one blob unless the destination already holds it.
+fn move_blob<S, D>(src: &S, dst: &D, desc: &Descriptor) -> Result<Moved>
+where
+    S: BlobStore + ?Sized,
+    D: BlobStore + ?Sized,
+{
+    if dst.blob_size(&desc.digest).map_err(dst_err)? == Some(desc.size) {
+        return Ok(Moved::Skipped);
+    }
+    let Some(mut reader) = src.open_blob(&desc.digest).map_err(src_err)? else {
+        if !desc.urls.is_empty() {
+            return Ok(Moved::Foreign);
+        }
+        return Err(Error::Source {
+            source: store::Error::NotFound {
+                what: "blob",
+                name: desc.digest.to_string(),
+                store: "the source".to_owned(),
+            },
+        });
+    };
+    let n = dst
+        .put_blob(&desc.digest, Some(desc.size), &mut reader)
+        .map_err(dst_err)?;
+    Ok(Moved::Copied(n))
+}
+
 impl<S, D> Copier<'_, S, D>
 where
-    S: BlobStore + ManifestStore + ?Sized,
-    D: BlobStore + ManifestStore + ?Sized,
+    S: BlobStore + ManifestStore + Sync + ?Sized,
+    D: BlobStore + ManifestStore + Sync + ?Sized,
 {
-    fn blob(&mut self, desc: &Descriptor) -> Result<()> {
-        if self.dst.blob_size(&desc.digest).map_err(dst_err)? == Some(desc.size) {
-            self.skipped += 1;
-            return Ok(());
-        }
-        let Some(mut reader) = self.src.open_blob(&desc.digest).map_err(src_err)? else {
-            if !desc.urls.is_empty() {
-                // A foreign layer stays where its urls say.
-                return Ok(());
-            }
-            return Err(Error::Source {
-                source: store::Error::NotFound {
-                    what: "blob",
-                    name: desc.digest.to_string(),
-                    store: "the source".to_owned(),
-                },
-            });
-        };
-        let n = self
-            .dst
-            .put_blob(&desc.digest, Some(desc.size), &mut reader)
-            .map_err(dst_err)?;
-        self.copied += 1;
-        self.bytes += n;
-        Ok(())
-    }
-
-    fn manifest(&mut self, digest: &Digest, tag: Option<&Tag>) -> Result<RawManifest> {
+    /// Reads the manifest `digest` and everything below it: the manifests it names (children first) go to
+    /// `manifests`, the blobs (each once) to `blobs`; returns the manifest itself.
+    fn walk(
+        &self,
+        digest: &Digest,
+        manifests: &mut Vec<RawManifest>,
+        blobs: &mut Vec<Descriptor>,
+    ) -> Result<RawManifest> {
         let (raw, decoded) = self
             .src
             .get_decoded(&ManifestRef::Digest(digest.clone()))
             .map_err(|source| Error::Source { source })?;
         match &decoded {
             Manifest::Image(m) => {
-                self.blob(&m.config)?;
-                for layer in &m.layers {
-                    self.blob(layer)?;
+                for desc in std::iter::once(&m.config).chain(&m.layers) {
+                    if !blobs.iter().any(|b| b.digest == desc.digest) {
+                        blobs.push(desc.clone());
+                    }
                 }
             }
             Manifest::Index(i) => {
                 for child in &i.manifests {
-                    self.manifest(&child.digest, None)?;
+                    if !manifests.iter().any(|m| m.digest() == &child.digest) {
+                        let child = self.walk(&child.digest, manifests, blobs)?;
+                        manifests.push(child);
+                    }
                 }
             }
         }
+        Ok(raw)
+    }
+
+    /// Copies `blobs`, [`PARALLEL_BLOBS`] at a time; the first error wins once the others have stopped.
+    fn blobs(&mut self, blobs: &[Descriptor]) -> Result<()> {
+        let next = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let workers = PARALLEL_BLOBS.min(blobs.len());
+        let results: Vec<Result<Vec<Moved>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut moved = Vec::new();
+                        while !failed.load(Ordering::Relaxed) {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(desc) = blobs.get(i) else { break };
+                            match move_blob(self.src, self.dst, desc) {
+                                Ok(m) => moved.push(m),
+                                Err(e) => {
+                                    failed.store(true, Ordering::Relaxed);
+                                    return Err(e);
+                                }
+                            }
+                        }
+                        Ok(moved)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        });
+        for result in results {
+            for moved in result? {
+                match moved {
+                    Moved::Copied(n) => {
+                        self.copied += 1;
+                        self.bytes += n;
+                    }
+                    Moved::Skipped => self.skipped += 1,
+                    Moved::Foreign => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes a manifest whose content is already in the destination; the top one gets `tag`.
+    fn put_manifest(&mut self, raw: &RawManifest, tag: Option<&Tag>) -> Result<()> {
         // Asked as a manifest, not as a blob: registries need not serve manifests from the blob endpoint.
         if tag.is_none()
             && self
@@ -160,11 +239,25 @@ where
         {
             self.skipped += 1;
         } else {
-            self.dst.put_manifest(&raw, tag).map_err(dst_err)?;
+            self.dst.put_manifest(raw, tag).map_err(dst_err)?;
             self.copied += 1;
             self.bytes += raw.bytes().len() as u64;
         }
-        Ok(raw)
+        Ok(())
+    }
+
+    /// Copies the manifest `digest` with everything it names: all blobs first, then the manifests
+    /// children first, the top one last with its tag.
+    fn manifest(&mut self, digest: &Digest, tag: Option<&Tag>) -> Result<RawManifest> {
+        let mut manifests = Vec::new();
+        let mut blobs = Vec::new();
+        let top = self.walk(digest, &mut manifests, &mut blobs)?;
+        self.blobs(&blobs)?;
+        for child in &manifests {
+            self.put_manifest(child, None)?;
+        }
+        self.put_manifest(&top, tag)?;
+        Ok(top)
     }
 }
 
@@ -180,8 +273,8 @@ pub fn copy<S, D>(
     options: &CopyOptions,
 ) -> Result<CopyReport>
 where
-    S: BlobStore + ManifestStore + ?Sized,
-    D: BlobStore + ManifestStore + ?Sized,
+    S: BlobStore + ManifestStore + Sync + ?Sized,
+    D: BlobStore + ManifestStore + Sync + ?Sized,
 {
     let (raw, decoded) = src
         .get_decoded(target)
