@@ -66,21 +66,31 @@ cmp "$work/go.list" "$work/slipway.list"
 cmp "$work/go.graph" "$work/slipway.graph"
 echo "world: $(find "$work/proxy" -name '*.mod' | wc -l) module versions; build list $(wc -l <"$work/go.list") lines, graph $(wc -l <"$work/go.graph") edges; outputs identical"
 
-# median_ms CMD...: the median wall time of RUNS runs, in milliseconds (three decimals).
-median_ms() {
-    local times=() i start end
+# measure CMD...: medians over RUNS runs of wall time and of CPU time (user + system), in milliseconds.
+# Both are shown: on a shared machine wall time mostly measures waiting for a CPU.
+measure() {
+    local i walls=() cpus=()
     for ((i = 0; i < runs; i++)); do
-        start=$(date +%s%N)
-        "$@" >/dev/null
-        end=$(date +%s%N)
-        times+=($((end - start)))
+        /usr/bin/time -f '%e %U %S' -o "$work/time" "$@" >/dev/null
+        read -r e u s <"$work/time"
+        walls+=("$(echo "$e * 1000" | bc -l)")
+        cpus+=("$(echo "($u + $s) * 1000" | bc -l)")
     done
-    printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {m = (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "%.3f\n", m/1e6}'
+    printf '%s %s\n' "$(median "${walls[@]}")" "$(median "${cpus[@]}")"
+}
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {m = (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "%.0f\n", m}'
 }
 
-go_list=$(median_ms go list -m all)
-sw_list=$(median_ms "$SLIPWAY" gomod list)
-go_graph=$(median_ms go mod graph)
-sw_graph=$(median_ms "$SLIPWAY" gomod graph)
-printf 'go list -m all      %9s ms\nslipway gomod list  %9s ms   (%.1fx faster)\n' "$go_list" "$sw_list" "$(echo "$go_list / $sw_list" | bc -l)"
-printf 'go mod graph        %9s ms\nslipway gomod graph %9s ms   (%.1fx faster)\n' "$go_graph" "$sw_graph" "$(echo "$go_graph / $sw_graph" | bc -l)"
+read -r go_list_wall go_list_cpu <<<"$(measure go list -m all)"
+read -r sw_list_wall sw_list_cpu <<<"$(measure "$SLIPWAY" gomod list)"
+read -r go_graph_wall go_graph_cpu <<<"$(measure go mod graph)"
+read -r sw_graph_wall sw_graph_cpu <<<"$(measure "$SLIPWAY" gomod graph)"
+ratio() { echo "scale=1; $1 / ($2 + 0.0001)" | bc -l; }
+printf '%-22s %8s %8s\n' "median of $runs runs" "wall ms" "CPU ms"
+printf '%-22s %8s %8s\n' "go list -m all" "$go_list_wall" "$go_list_cpu"
+printf '%-22s %8s %8s   (%sx wall, %sx CPU)\n' "slipway gomod list" "$sw_list_wall" "$sw_list_cpu" \
+    "$(ratio "$go_list_wall" "$sw_list_wall")" "$(ratio "$go_list_cpu" "$sw_list_cpu")"
+printf '%-22s %8s %8s\n' "go mod graph" "$go_graph_wall" "$go_graph_cpu"
+printf '%-22s %8s %8s   (%sx wall, %sx CPU)\n' "slipway gomod graph" "$sw_graph_wall" "$sw_graph_cpu" \
+    "$(ratio "$go_graph_wall" "$sw_graph_wall")" "$(ratio "$go_graph_cpu" "$sw_graph_cpu")"

@@ -59,12 +59,13 @@ os.makedirs(os.path.join(dest, "main"), exist_ok=True)
 PY
 }
 
-# run TXTAR: writes TXTAR's .out next to it. Worlds with a go.work, or a `# readonly` line, also get
-# `go list -m all` with -mod=readonly (`list-readonly`; go refuses -mod=mod in workspace mode).
+# run TXTAR: writes TXTAR's .out next to it. Worlds with a go.work also get `go list -m all` with
+# -mod=readonly (`list-readonly`), as go refuses -mod=mod in workspace mode. (Outside workspaces
+# -mod=readonly needs go.sum entries, which these worlds do not have.)
 run() {
     local txtar="$1" out="${1%.txtar}.out" label cmd status flags labels=(list graph)
     : >"$out"
-    grep -q -e '^-- go.work --$' -e '^# readonly$' "$txtar" && labels+=(list-readonly)
+    grep -q '^-- go.work --$' "$txtar" && labels+=(list-readonly)
     for label in "${labels[@]}"; do
         local w="$work/$label"
         rm -rf "$w"

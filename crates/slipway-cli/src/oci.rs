@@ -154,6 +154,10 @@ pub(crate) struct InspectArgs {
     /// Pick this platform's image from an index.
     #[arg(long, value_name = "PLATFORM")]
     platform: Option<String>,
+    /// List the manifests whose `subject` is this one (SBOMs, signatures) as an OCI index, as the
+    /// referrers API answers.
+    #[arg(long, conflicts_with_all = ["raw", "config"])]
+    referrers: bool,
 }
 
 fn options(transport: &TransportArgs) -> OpenOptions {
@@ -448,6 +452,12 @@ fn run_inspect(args: &InspectArgs) -> CmdResult {
         (raw, decoded) = layout.get_decoded(&ManifestRef::Digest(entry.digest.clone()))?;
     }
     let mut out = std::io::stdout().lock();
+    if args.referrers {
+        let mut index = slipway_oci::manifest::ImageIndex::new(Flavor::Oci);
+        index.manifests = slipway_oci::store::Referrers::referrers(&layout, raw.digest(), None)?;
+        writeln!(out, "{}", serde_json::to_string_pretty(&index)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.config {
         let Manifest::Image(m) = &decoded else {
             return Err(format!("{}: an index has no config", args.reference).into());

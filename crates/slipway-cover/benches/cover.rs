@@ -124,10 +124,10 @@ fn bench_covdata(c: &mut Criterion) {
     });
     let data = covdata::read_dirs(&dirs, &ReadOptions::default()).unwrap();
     c.bench_function("covdata textfmt std", |b| {
-        b.iter(|| black_box(&data).textfmt())
+        b.iter(|| black_box(&data).textfmt());
     });
     c.bench_function("covdata func std", |b| {
-        b.iter(|| black_box(&data).func_text())
+        b.iter(|| black_box(&data).func_text());
     });
     c.bench_function("covdata percent std", |b| {
         b.iter(|| black_box(&data).percent_text());

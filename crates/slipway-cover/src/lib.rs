@@ -9,6 +9,9 @@
 //!   (parsed from the right, so file names may contain `:`; CRLF accepted), merging identical blocks (OR in
 //!   `set` mode, saturating sum otherwise) across files and repeated `mode:` lines, and writing back in the
 //!   order `go tool covdata textfmt` uses.
+//! - [`covdata`]: binary coverage data (`GOCOVERDIR`, Go >= 1.20): meta-data and counter-data files
+//!   decoded, directories merged as `go tool covdata` merges them (also `subtract` and `intersect`), and
+//!   printed as `go tool covdata func`, `percent` and `textfmt` print them, or converted to a [`Profile`].
 //! - [`find_funcs`]: every top-level function declaration with a body in a Go file, positioned as
 //!   `go/token` positions it (including `//line` directives).
 //! - [`SourceResolver`]: profile file name to Go source ([`ModuleResolver`] reads go.mod, go.work, vendor/
@@ -51,6 +54,10 @@
 //! - `slipway cover merge` of 50 copies of that profile (533,300 lines): 607 ms.
 //! - criterion (`benches/cover.rs`, same load): parse 15 ms, merge 50 profiles 785 ms, statement summary
 //!   0.1 ms, function extents of the 158 files 18 ms, whole `-func` report with sources in memory 20 ms.
+//! - Binary coverage data (`scripts/bench-cover-covdata.sh`: `fmt` and `strconv` tests with
+//!   `-coverpkg=std`, two directories, 39,830 units; median of 11 runs at load average 14 to 17):
+//!   `slipway cover percent -i` 92 ms against 500 ms for `go tool covdata percent` (5.5x), `func` 162 ms
+//!   against 632 ms (3.9x), `textfmt` 154 ms against 892 ms (5.8x); same bytes out.
 //!
 //! # Example
 //!

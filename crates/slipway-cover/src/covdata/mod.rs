@@ -15,21 +15,17 @@
 //! name the file, the byte offset and the field.
 //!
 //! ```
-//! use slipway_cover::covdata::{self, ReadOptions};
+//! use slipway_cover::covdata::{self, ModePolicy, ReadOptions};
 //!
-//! // A directory without coverage files: Go warns and prints nothing.
-//! let dir = std::env::temp_dir();
-//! let dir = dir.to_str().ok_or("temp dir is not UTF-8")?;
-//! # let _ = dir;
-//! let empty = tempdir_for_doc()?;
-//! let data = covdata::read_dirs(&[empty.as_str()], &ReadOptions::default())?;
-//! assert_eq!(data.warnings(), ["no applicable files found in input directories"]);
-//! assert_eq!(data.percent_text(), "");
-//! # fn tempdir_for_doc() -> std::io::Result<String> {
-//! #     let d = std::env::temp_dir().join(format!("slipway-covdata-doc-{}", std::process::id()));
-//! #     std::fs::create_dir_all(&d)?;
-//! #     Ok(d.to_string_lossy().into_owned())
-//! # }
+//! // Two GOCOVERDIR directories written by runs of one `go build -cover -covermode=set` binary.
+//! let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/covdata/data");
+//! let dirs = [format!("{data}/set-a"), format!("{data}/set-b")];
+//! let cov = covdata::read_dirs(&dirs, &ReadOptions::default().policy(ModePolicy::Relaxed))?;
+//! // `go tool covdata percent -i=set-a,set-b`, line for line.
+//! assert!(cov.percent_text().starts_with("\texample.com/covd/calc\t\tcoverage: "));
+//! // `go tool covdata textfmt`, as a text profile.
+//! let profile = cov.to_profile()?;
+//! assert_eq!(profile.mode(), Some(slipway_cover::Mode::Set));
 //! Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -310,8 +306,8 @@ impl ReadOptions {
     }
 }
 
-/// FxHash (rustc's hasher): the keys here are small integers and short strings from trusted data
-/// already decoded, where SipHash's flooding resistance buys nothing and costs a fifth of the run time.
+/// `FxHash` (rustc's hasher): the keys here are small integers and short strings from trusted data
+/// already decoded, where `SipHash`'s flooding resistance buys nothing and costs a fifth of the run time.
 #[derive(Default, Clone, Copy)]
 struct FxHasher(u64);
 
@@ -855,6 +851,9 @@ impl CovData {
     }
 }
 
+/// A unit ready for sorting: file rank, Go's order key, function index, the unit and its count.
+type SortEntry<'a> = (u32, (u32, u32, u32, u32, u32), u32, &'a Unit, u32);
+
 /// A block's range: start line and column, end line and column.
 type RangeKey = (u32, u32, u32, u32);
 
@@ -950,7 +949,7 @@ impl PackageUnits {
                 *slot = current;
             }
         }
-        let mut units: Vec<(u32, (u32, u32, u32, u32, u32), u32, &Unit, u32)> = self
+        let mut units: Vec<SortEntry<'_>> = self
             .units
             .iter()
             .map(|((fid, unit), &count)| {

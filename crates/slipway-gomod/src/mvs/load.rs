@@ -754,7 +754,8 @@ impl<'a> Loader<'a> {
                     need.push(m);
                 }
             }
-            let results: Vec<_> = self.in_pool(|| need.par_iter().map(|m| self.summary(m)).collect());
+            let results: Vec<_> =
+                self.in_pool(|| need.par_iter().map(|m| self.summary(m)).collect());
             for (m, r) in need.into_iter().zip(results) {
                 if let Ok(s) = &r {
                     g.require(m, s.require.clone());

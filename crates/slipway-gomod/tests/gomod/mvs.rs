@@ -138,7 +138,7 @@ fn txtar_has_work(txtar: &Path) -> bool {
     std::fs::read_to_string(txtar)
         .unwrap()
         .lines()
-        .any(|l| l == "-- go.work --" || l == "# readonly")
+        .any(|l| l == "-- go.work --")
 }
 
 fn check_dir(sub: &str) -> usize {
@@ -194,4 +194,73 @@ fn hand_written_worlds_match_go() {
 #[test]
 fn random_worlds_match_go() {
     assert!(check_dir("random") >= 50);
+}
+
+#[test]
+fn retractions_and_deprecations_come_from_the_latest_go_mod() {
+    let tmp = tempfile::tempdir().unwrap();
+    expand(&fixtures().join("cases/retracted.txtar"), tmp.path());
+    let proxy = ProxyDir::new(tmp.path().join("proxy"));
+    let options = Options::default()
+        .go_version(&go_version())
+        .go_work(GoWork::Off);
+    let list = mvs::list(&tmp.path().join("main"), &proxy, &options).unwrap();
+    let (retractions, deprecations) = mvs::retractions_and_deprecations(&list, &proxy);
+    assert_eq!(
+        retractions,
+        [mvs::Retraction {
+            path: "example.com/a".into(),
+            version: "v1.0.0".into(),
+            rationale: "broken".into(),
+        }]
+    );
+    assert_eq!(
+        deprecations,
+        [mvs::Deprecation {
+            path: "example.com/a".into(),
+            message: "use example.com/b instead.".into(),
+        }]
+    );
+}
+
+#[test]
+fn memory_source_worlds_load_like_proxy_worlds() {
+    // The same world served from memory: same list.
+    let mut world = slipway_gomod::source::MemorySource::new();
+    world.add(
+        "example.com/a",
+        "v1.0.0",
+        "module example.com/a\n\ngo 1.16\n\nrequire example.com/b v1.1.0\n",
+    );
+    world.add("example.com/b", "v1.1.0", "module example.com/b\n");
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("go.mod"),
+        "module example.com/main\n\ngo 1.21\n\nrequire example.com/a v1.0.0\n",
+    )
+    .unwrap();
+    let options = Options::default().go_work(GoWork::Off);
+    let list = mvs::list(tmp.path(), &world, &options).unwrap();
+    assert_eq!(
+        list.to_string(),
+        "example.com/main\nexample.com/a v1.0.0\nexample.com/b v1.1.0\n"
+    );
+    let graph = mvs::graph(tmp.path(), &world, &options).unwrap();
+    assert_eq!(
+        graph.to_string(),
+        "example.com/main example.com/a@v1.0.0\nexample.com/main go@1.21\n\
+         example.com/a@v1.0.0 example.com/b@v1.1.0\ngo@1.21 toolchain@go1.21\n"
+    );
+    // A missing go.mod in memory is go's "not found" error, with the requirement path.
+    world.add(
+        "example.com/a",
+        "v1.0.0",
+        "module example.com/a\n\ngo 1.16\n\nrequire example.com/c v1.0.0\n",
+    );
+    let failure = mvs::graph(tmp.path(), &world, &options).unwrap_err();
+    let text = failure.to_string();
+    assert!(
+        text.starts_with("example.com/a@v1.0.0 requires\n\texample.com/c@v1.0.0: "),
+        "{text}"
+    );
 }
