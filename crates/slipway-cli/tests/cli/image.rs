@@ -298,6 +298,56 @@ fn a_single_platform_gives_an_image_and_bad_input_names_the_problem() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("windows/amd64: only linux images"));
 }
 
+/// The layout at `dir` (named `layout`, tag `v9.8.7`) holds one SPDX referrer for the index `digest`,
+/// untagged in index.json, and oci-image-tool still finds the tag.
+fn check_index_sbom(dir: &Path, layout: &str, digest: &str) {
+    // One SPDX referrer for the index, untagged in index.json.
+    let referrers = untagged_entries(dir);
+    assert_eq!(referrers.len(), 1, "{referrers:?}");
+    assert_eq!(referrers[0]["artifactType"], "application/spdx+json");
+    let sbom = slipway_json(&[
+        "inspect",
+        &format!("oci:{layout}@{}", referrers[0]["digest"].as_str().unwrap()),
+        "--raw",
+    ]);
+    assert_eq!(sbom["subject"]["digest"], digest);
+    assert_eq!(
+        sbom["config"]["mediaType"],
+        "application/vnd.oci.empty.v1+json"
+    );
+    // `inspect --referrers` answers as the referrers API does: the index has the SBOM, a platform none.
+    let listed = slipway_json(&["inspect", &format!("oci:{layout}:v9.8.7"), "--referrers"]);
+    assert_eq!(listed["manifests"].as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed["manifests"][0]["digest"], referrers[0]["digest"]);
+    assert_eq!(
+        listed["manifests"][0]["artifactType"],
+        "application/spdx+json"
+    );
+    let platform = slipway_json(&[
+        "inspect",
+        &format!("oci:{layout}:v9.8.7"),
+        "--platform",
+        "linux/arm64",
+        "--referrers",
+    ]);
+    assert_eq!(
+        platform["manifests"].as_array().unwrap().len(),
+        0,
+        "{platform}"
+    );
+    // With one untagged neighbour, oci-image-tool finds the tag in the layout as slipway wrote it.
+    let validate = Command::new(require_tool("oci-image-tool"))
+        .args(["validate", "--type", "image", "--ref", "name=v9.8.7"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        validate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&validate.stderr)
+    );
+}
+
 /// The untagged entries of a layout's index.json (referrers, as slipway and ORAS list them).
 fn untagged_entries(dir: &Path) -> Vec<serde_json::Value> {
     let index: serde_json::Value =
@@ -382,51 +432,7 @@ fn builds_on_a_base_layout_with_base_annotations_and_sboms() {
         std::fs::read(dest.path().join("blobs/sha256").join(digest_hex)).unwrap()
     );
 
-    // One SPDX referrer for the index, untagged in index.json.
-    let referrers = untagged_entries(dest.path());
-    assert_eq!(referrers.len(), 1, "{referrers:?}");
-    assert_eq!(referrers[0]["artifactType"], "application/spdx+json");
-    let sbom = slipway_json(&[
-        "inspect",
-        &format!("oci:{layout}@{}", referrers[0]["digest"].as_str().unwrap()),
-        "--raw",
-    ]);
-    assert_eq!(sbom["subject"]["digest"], digest.as_str());
-    assert_eq!(
-        sbom["config"]["mediaType"],
-        "application/vnd.oci.empty.v1+json"
-    );
-    // `inspect --referrers` answers as the referrers API does: the index has the SBOM, a platform none.
-    let listed = slipway_json(&["inspect", &format!("oci:{layout}:v9.8.7"), "--referrers"]);
-    assert_eq!(listed["manifests"].as_array().unwrap().len(), 1, "{listed}");
-    assert_eq!(listed["manifests"][0]["digest"], referrers[0]["digest"]);
-    assert_eq!(
-        listed["manifests"][0]["artifactType"],
-        "application/spdx+json"
-    );
-    let platform = slipway_json(&[
-        "inspect",
-        &format!("oci:{layout}:v9.8.7"),
-        "--platform",
-        "linux/arm64",
-        "--referrers",
-    ]);
-    assert_eq!(
-        platform["manifests"].as_array().unwrap().len(),
-        0,
-        "{platform}"
-    );
-    // With one untagged neighbour, oci-image-tool finds the tag in the layout as slipway wrote it.
-    let validate = Command::new(require_tool("oci-image-tool"))
-        .args(["validate", "--type", "image", "--ref", "name=v9.8.7"])
-        .arg(dest.path())
-        .output()
-        .unwrap();
-    assert!(
-        validate.status.success(),
-        "{}",
-        String::from_utf8_lossy(&validate.stderr)
-    );
+    check_index_sbom(dest.path(), &layout, &digest);
 }
 
 #[test]
