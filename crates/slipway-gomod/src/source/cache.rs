@@ -236,11 +236,7 @@ impl ModuleSource for ModCache {
             }
             Err(e) => return Err(io_error(path, "", &file, "reading", &e)),
         };
-        Ok(String::from_utf8_lossy(&data)
-            .lines()
-            .filter_map(|line| line.split_whitespace().next())
-            .map(str::to_owned)
-            .collect())
+        Ok(super::parse_list(&data))
     }
 
     fn info(&self, path: &str, version: &str) -> Result<Info> {

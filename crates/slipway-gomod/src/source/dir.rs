@@ -98,13 +98,7 @@ impl ProxyDir {
 
 impl ModuleSource for ProxyDir {
     fn list(&self, path: &str) -> Result<Vec<String>> {
-        let data = self.read(path, "", Artifact::List)?;
-        // cmd/go reads the first field of each non-blank line and ignores the rest.
-        Ok(String::from_utf8_lossy(&data)
-            .lines()
-            .filter_map(|line| line.split_whitespace().next())
-            .map(str::to_owned)
-            .collect())
+        Ok(super::parse_list(&self.read(path, "", Artifact::List)?))
     }
 
     fn info(&self, path: &str, version: &str) -> Result<Info> {

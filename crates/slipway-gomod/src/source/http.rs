@@ -316,13 +316,7 @@ fn classify_transport(e: &ureq::Error) -> Attempt {
 
 impl ModuleSource for HttpProxy {
     fn list(&self, path: &str) -> Result<Vec<String>> {
-        let data = self.get(path, "", Artifact::List)?;
-        // As cmd/go: the first field of each line; later fields (timestamps) are informational.
-        Ok(String::from_utf8_lossy(&data)
-            .lines()
-            .filter_map(|line| line.split_whitespace().next())
-            .map(str::to_owned)
-            .collect())
+        Ok(super::parse_list(&self.get(path, "", Artifact::List)?))
     }
 
     fn info(&self, path: &str, version: &str) -> Result<Info> {

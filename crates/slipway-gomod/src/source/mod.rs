@@ -230,3 +230,13 @@ pub(crate) fn redact_url(url: &str) -> String {
         None => url.to_owned(),
     }
 }
+
+/// The versions in an `@v/list` document: as cmd/go reads it, the first field of each non-blank line (later
+/// fields, such as timestamps, are informational).
+pub(crate) fn parse_list(data: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(data)
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
