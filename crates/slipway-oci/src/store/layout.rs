@@ -424,23 +424,7 @@ impl BlobStore for OciLayout {
                 .map_err(|e| Error::io("writing", tmp.path().to_path_buf(), e))?;
         }
         let written = digester.len();
-        let actual = digester.finish();
-        if actual != *digest {
-            return Err(Error::DigestMismatch {
-                expected: digest.clone(),
-                actual,
-                location: None,
-            });
-        }
-        if let Some(expected) = size
-            && expected != written
-        {
-            return Err(Error::SizeMismatch {
-                digest: digest.clone(),
-                expected,
-                actual: written,
-            });
-        }
+        super::check_content(digest, size, digester.finish(), written)?;
         tmp.as_file()
             .sync_all()
             .map_err(|e| Error::io("syncing", tmp.path().to_path_buf(), e))?;

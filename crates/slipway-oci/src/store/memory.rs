@@ -73,24 +73,8 @@ impl BlobStore for MemoryStore {
         let mut bytes = Vec::new();
         data.read_to_end(&mut bytes)
             .map_err(|e| Error::io("reading content for", digest.as_str(), e))?;
-        let actual = Digest::of(digest.algorithm(), &bytes);
-        if actual != *digest {
-            return Err(Error::DigestMismatch {
-                expected: digest.clone(),
-                actual,
-                location: None,
-            });
-        }
         let len = bytes.len() as u64;
-        if let Some(expected) = size
-            && expected != len
-        {
-            return Err(Error::SizeMismatch {
-                digest: digest.clone(),
-                expected,
-                actual: len,
-            });
-        }
+        super::check_content(digest, size, Digest::of(digest.algorithm(), &bytes), len)?;
         self.inner
             .blobs
             .write()

@@ -419,3 +419,30 @@ pub fn children(raw: &RawManifest) -> Result<Vec<Descriptor>> {
         Manifest::Index(i) => i.manifests,
     })
 }
+
+/// Checks content a store received against the digest and size its writer promised: the digest of what
+/// arrived must equal `expected`, and its length `size` when given.
+pub(crate) fn check_content(
+    expected: &Digest,
+    size: Option<u64>,
+    actual: Digest,
+    len: u64,
+) -> Result<()> {
+    if actual != *expected {
+        return Err(Error::DigestMismatch {
+            expected: expected.clone(),
+            actual,
+            location: None,
+        });
+    }
+    if let Some(size) = size
+        && size != len
+    {
+        return Err(Error::SizeMismatch {
+            digest: expected.clone(),
+            expected: size,
+            actual: len,
+        });
+    }
+    Ok(())
+}

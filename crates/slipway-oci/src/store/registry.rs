@@ -1097,23 +1097,7 @@ fn spool(digest: &Digest, size: Option<u64>, data: &mut dyn Read, limit: u64) ->
         Spool::File { file, len }
     };
     let len = digester.len();
-    let actual = digester.finish();
-    if actual != *digest {
-        return Err(Error::DigestMismatch {
-            expected: digest.clone(),
-            actual,
-            location: None,
-        });
-    }
-    if let Some(expected) = size
-        && expected != len
-    {
-        return Err(Error::SizeMismatch {
-            digest: digest.clone(),
-            expected,
-            actual: len,
-        });
-    }
+    super::check_content(digest, size, digester.finish(), len)?;
     Ok(spooled)
 }
 
