@@ -204,13 +204,7 @@ where
                     })
                 })
                 .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
-                .collect()
+            crate::threads::join_all(handles)
         });
         for result in results {
             for moved in result? {

@@ -802,12 +802,8 @@ where
                 scope.spawn(move || job.build_platform(i, platform, base))
             })
             .collect();
-        handles
+        crate::threads::join_all(handles)
             .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
             .collect::<Result<_>>()
     })?;
 

@@ -289,13 +289,7 @@ impl<W: Write> ParallelGz<W> {
                         scope.spawn(move || deflate_piece(level, dict, piece, end))
                     })
                     .collect();
-                handles
-                    .into_iter()
-                    .map(|h| {
-                        h.join()
-                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                    })
-                    .collect()
+                crate::threads::join_all(handles)
             })
         };
         for piece in compressed {

@@ -57,6 +57,7 @@ pub mod reference;
 #[cfg(feature = "sbom")]
 pub mod sbom;
 pub mod store;
+mod threads;
 
 pub use digest::Digest;
 pub use platform::Platform;
