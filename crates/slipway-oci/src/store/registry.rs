@@ -511,12 +511,7 @@ impl RegistryStore {
                 let resp = c.send(&call).map_err(SessionFailure::Failed)?;
                 let status = resp.status().as_u16();
                 if status != 202 {
-                    let failure = c.status_failure(status, resp);
-                    return Err(if failure.transient {
-                        SessionFailure::Failed(failure)
-                    } else {
-                        SessionFailure::ChunksRefused(failure)
-                    });
+                    return Err(SessionFailure::refused(c.status_failure(status, resp)));
                 }
                 location = c.location(&resp).map_err(SessionFailure::Failed)?;
                 offset += len;
@@ -527,12 +522,7 @@ impl RegistryStore {
             let resp = c.send(&call).map_err(SessionFailure::Failed)?;
             let status = resp.status().as_u16();
             if status != 201 {
-                let failure = c.status_failure(status, resp);
-                return Err(if failure.transient {
-                    SessionFailure::Failed(failure)
-                } else {
-                    SessionFailure::ChunksRefused(failure)
-                });
+                return Err(SessionFailure::refused(c.status_failure(status, resp)));
             }
             return Ok(());
         }
@@ -603,6 +593,18 @@ enum SessionFailure {
     /// The registry refused a chunk (not a transient fault): try one `PUT`.
     ChunksRefused(Failure),
     Failed(Failure),
+}
+
+impl SessionFailure {
+    /// A non-success answer to a chunk or to the closing `PUT`: transient faults restart the session,
+    /// anything else means the registry will not take chunks.
+    fn refused(failure: Failure) -> Self {
+        if failure.transient {
+            SessionFailure::Failed(failure)
+        } else {
+            SessionFailure::ChunksRefused(failure)
+        }
+    }
 }
 
 impl Client {
