@@ -498,15 +498,20 @@ fn run_in<T: Send>(pool: Option<&rayon::ThreadPool>, f: impl FnOnce() -> T + Sen
     }
 }
 
+impl Loader<'_> {
+    /// The failure to report: `errors`, with the warnings printed before them.
+    fn fail(self, errors: Vec<Error>) -> Failure {
+        Failure {
+            warnings: self.warnings,
+            errors,
+        }
+    }
+}
+
 fn list_in(mut loader: Loader<'_>) -> Result<ModuleList, Failure> {
     let rs = match loader.requirements() {
         Ok(rs) => rs,
-        Err(e) => {
-            return Err(Failure {
-                warnings: loader.warnings,
-                errors: vec![e],
-            });
-        }
+        Err(e) => return Err(loader.fail(vec![e])),
     };
     let (g, graph_err) = loader.expand_graph(&rs);
     let build_list = g.build_list();
@@ -544,10 +549,7 @@ fn list_in(mut loader: Loader<'_>) -> Result<ModuleList, Failure> {
         .collect();
     errors.extend(graph_err);
     if !errors.is_empty() {
-        return Err(Failure {
-            warnings: loader.warnings,
-            errors,
-        });
+        return Err(loader.fail(errors));
     }
     Ok(ModuleList {
         modules,
@@ -569,19 +571,11 @@ pub fn graph(
 fn graph_in(mut loader: Loader<'_>) -> Result<ModuleGraph, Failure> {
     let rs = match loader.requirements() {
         Ok(rs) => rs,
-        Err(e) => {
-            return Err(Failure {
-                warnings: loader.warnings,
-                errors: vec![e],
-            });
-        }
+        Err(e) => return Err(loader.fail(vec![e])),
     };
     let (g, err) = loader.expand_graph(&rs);
     if let Some(e) = err {
-        return Err(Failure {
-            warnings: loader.warnings,
-            errors: vec![e],
-        });
+        return Err(loader.fail(vec![e]));
     }
     let mut edges = Vec::new();
     g.walk_breadth_first(|m| {
