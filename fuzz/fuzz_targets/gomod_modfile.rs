@@ -1,5 +1,6 @@
-//! Fuzzes go.mod, go.work and version parsing: no input may panic, and formatted output that parses
-//! again must format to itself.
+//! Fuzzes go.mod, go.work and version parsing: no input may panic, formatted output that parses again
+//! must format to itself, and the fast reader of plain dependency go.mod files (`lax_summary`) must
+//! agree with the full parser whenever it answers.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -17,7 +18,14 @@ fuzz_target!(|data: &[u8]| {
         }
         let _ = modfile::edit_json(name, &src);
     }
-    let _ = modfile::ModFile::parse_lax("go.mod", &src);
+    let full = modfile::ModFile::parse_lax("go.mod", &src);
+    if let Some(quick) = modfile::lax_summary(&src) {
+        let f = full.expect("lax_summary answered for a file parse_lax rejects");
+        assert_eq!(quick.module, f.module.map(|m| m.path));
+        assert_eq!(quick.go, f.go.map(|g| g.version));
+        let require: Vec<_> = f.require.into_iter().map(|r| r.module).collect();
+        assert_eq!(quick.require, require);
+    }
     for word in src.split_whitespace().take(8) {
         let _ = (
             version::canonical(word),

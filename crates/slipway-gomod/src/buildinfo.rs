@@ -20,7 +20,7 @@
 //! Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::path::Path;
 
 use serde::Serialize;
@@ -909,6 +909,168 @@ fn fat_macho(data: &[u8]) -> Option<Exe<'_>> {
     }
     let exe = macho(inner)?;
     Some(exe)
+}
+
+/// What `go version -m [-json] ARG` writes for one command-line argument, and whether its exit status is
+/// 0 (cmd/go's `runVersion` for that argument).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionOutput {
+    /// Standard output: the report of each Go executable found.
+    pub stdout: String,
+    /// Standard error: go's messages about the argument.
+    pub stderr: String,
+    /// Whether go exits with status 0.
+    pub success: bool,
+}
+
+/// Runs `go version -m ARG` (`-json` too when `json`) without `go`: a file is read and reported (a file
+/// that is not a Go executable is an error, printed only when it looks like an executable, as go does); a
+/// directory is walked in lexical order and every Go executable in it reported, the rest silently skipped.
+#[must_use]
+pub fn go_version_m(arg: &str, json: bool) -> VersionOutput {
+    let mut out = VersionOutput {
+        stdout: String::new(),
+        stderr: String::new(),
+        success: true,
+    };
+    match std::fs::metadata(arg) {
+        Err(e) => {
+            out.stderr = format!("stat {arg}: {}\n", go_errno_text(&e));
+            out.success = false;
+        }
+        Ok(meta) if meta.is_dir() => scan_dir(arg, json, &mut out),
+        Ok(meta) => out.success = scan_file(arg, &meta, true, json, &mut out),
+    }
+    out
+}
+
+// scanDir: filepath.WalkDir (lexical order, symlinked directories not followed); errors are not printed.
+fn scan_dir(dir: &str, json: bool, out: &mut VersionOutput) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(std::result::Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    for name in names {
+        let path = clean_path(&format!("{dir}/{name}"));
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() {
+            scan_dir(&path, json, out);
+        } else if meta.is_file() || meta.file_type().is_symlink() {
+            scan_file(&path, &meta, false, json, out);
+        }
+    }
+}
+
+// scanFile: reports one file; `must_print` (a file named on the command line) makes errors visible.
+fn scan_file(
+    file: &str,
+    meta: &std::fs::Metadata,
+    must_print: bool,
+    json: bool,
+    out: &mut VersionOutput,
+) -> bool {
+    let mut meta = meta.clone();
+    if meta.file_type().is_symlink() {
+        match std::fs::metadata(file) {
+            Ok(m) if m.is_file() => meta = m,
+            _ => {
+                if must_print {
+                    out.stderr.push_str(file);
+                    out.stderr.push_str(": symlink\n");
+                }
+                return false;
+            }
+        }
+    }
+    let Ok(data) = std::fs::read(file) else {
+        // debug/buildinfo's error is then the *fs.PathError of opening the file: go prints the name.
+        if must_print {
+            out.stderr.push_str(file);
+            out.stderr.push('\n');
+        }
+        return false;
+    };
+    match BuildInfo::read(&data) {
+        Ok(info) => {
+            if json {
+                out.stdout.push_str(&info.to_json());
+            } else {
+                out.stdout.push_str(&info.to_go_version_m(file));
+            }
+            true
+        }
+        Err(e) => {
+            if must_print && is_go_binary_candidate(file, &meta) {
+                let _ = writeln!(
+                    out.stderr,
+                    "{file}: could not read Go build info from {file}: {e}"
+                );
+            }
+            false
+        }
+    }
+}
+
+// isGoBinaryCandidate: executable by mode, or named like a library or Windows executable.
+fn is_go_binary_candidate(file: &str, meta: &std::fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        if meta.is_file() && meta.permissions().mode() & 0o111 != 0 {
+            return true;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = meta;
+    let name = file.to_lowercase();
+    let base = name.rsplit('/').next().unwrap_or(&name);
+    let ext = base.rfind('.').map_or("", |i| &base[i..]);
+    matches!(ext, ".so" | ".exe" | ".dll") || name.contains(".so.")
+}
+
+// Go's syscall error text: the C library's message with a lower-case first letter ("no such file or
+// directory"), without Rust's "(os error N)".
+fn go_errno_text(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    let text = text
+        .rfind(" (os error ")
+        .map_or(text.as_str(), |i| &text[..i]);
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+// Go's path.Clean for the slash-separated paths filepath.Join builds while walking.
+fn clean_path(p: &str) -> String {
+    let rooted = p.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in p.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|l| *l != "..") {
+                    parts.pop();
+                } else if !rooted {
+                    parts.push("..");
+                }
+            }
+            s => parts.push(s),
+        }
+    }
+    let body = parts.join("/");
+    match (rooted, body.is_empty()) {
+        (true, _) => format!("/{body}"),
+        (false, true) => ".".to_owned(),
+        (false, false) => body,
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@
 //! - [`pseudo`]: pseudo-versions: build the three forms, read base, time and revision.
 //! - [`dirhash`]: `h1:` hashes of module zips, directories and go.mod files.
 //! - [`sum`]: go.sum read, write (sorted as Go writes it) and verify.
-//! - [`buildinfo`]: the Go version, modules and build settings embedded in Go executables (ELF, PE, Mach-O).
+//! - [`buildinfo`]: the Go version, modules and build settings embedded in Go executables (ELF, PE, Mach-O),
+//!   and [`buildinfo::go_version_m`], the whole of `go version -m ARG` (files that are not Go executables,
+//!   directories walked).
 //! - [`layout`]: a module tree's packages, main packages, `internal/` violations and go.mod tidiness.
 //! - [`source`]: where module versions come from: GOPROXY over HTTP(S) (feature `http`) and `file://`, GOPROXY
 //!   lists with `,`/`|`/`off`/`direct` and GONOPROXY, the module cache (read and populated byte for byte as

@@ -31,6 +31,7 @@
 
 pub(crate) mod chars;
 mod json;
+mod quick;
 mod require;
 mod rule;
 mod syntax;
@@ -41,9 +42,10 @@ mod work;
 use std::fmt;
 
 pub use chars::{auto_quote, must_quote};
+pub use quick::{LaxSummary, lax_summary};
 pub use rule::{
-    Exclude, GoStmt, Godebug, Ignore, ModFile, Module, ModuleVersion, Replace, Require, Retract,
-    Tool, Toolchain, VersionInterval, is_directory_path,
+    Exclude, FixError, GoStmt, Godebug, Ignore, ModFile, Module, ModuleVersion, Replace, Require,
+    Retract, Tool, Toolchain, VersionFixer, VersionInterval, is_directory_path,
 };
 pub use syntax::{
     Comment, CommentBlock, Comments, FileSyntax, Line, LineBlock, LineId, Paren, Position, Stmt,
@@ -228,6 +230,13 @@ pub enum Problem {
         /// Why.
         problem: QuoteProblem,
     },
+    /// A version a [`VersionFixer`] could not resolve: its text, after `verb path: ` for a module error.
+    Fixer {
+        /// `verb path: ` or nothing.
+        prefix: String,
+        /// The fixer's text.
+        message: String,
+    },
     /// A version argument that cannot be read or is not a Go semantic version.
     InvalidVersion {
         /// The directive.
@@ -307,6 +316,7 @@ impl fmt::Display for Problem {
                 "invalid toolchain version '{version}': must match format go1.23.0 or default"
             ),
             Problem::InvalidQuotedString { problem } => write!(f, "invalid quoted string: {problem}"),
+            Problem::Fixer { prefix, message } => write!(f, "{prefix}{message}"),
             Problem::InvalidVersion {
                 verb,
                 path,

@@ -181,6 +181,7 @@ fn parse_version(
     path: &str,
     token: &mut String,
     canonicalise: bool,
+    fix: Option<&VersionFixer<'_>>,
 ) -> Result<String, Problem> {
     let text = parse_string(token).map_err(|problem| Problem::InvalidVersion {
         verb: verb.to_owned(),
@@ -192,6 +193,24 @@ fn parse_version(
         token.clone_from(&text);
         return Ok(text);
     }
+    // x/mod with a fixer leaves the version to it. cmd/go's fixVersion keeps a canonical version as it
+    // is (the path's major version is checked by the caller either way) and resolves anything else.
+    if let Some(fix) = fix
+        && version::canonical_module_version(&text).as_deref() != Some(text.as_str())
+    {
+        let fixed = fix(path, &text).map_err(|e| match e {
+            FixError::Module { message } => Problem::Fixer {
+                prefix: format!("{verb} {path}: "),
+                message,
+            },
+            FixError::Other { message } => Problem::Fixer {
+                prefix: String::new(),
+                message,
+            },
+        })?;
+        token.clone_from(&fixed);
+        return Ok(fixed);
+    }
     let Some(cv) = version::canonical_module_version(&text) else {
         return Err(Problem::InvalidVersion {
             verb: verb.to_owned(),
@@ -202,6 +221,25 @@ fn parse_version(
     };
     token.clone_from(&cv);
     Ok(cv)
+}
+
+/// A version fixer (x/mod's `VersionFixer`): given a module path and a version as written, the version to
+/// use instead, or why there is none.
+pub type VersionFixer<'a> = dyn Fn(&str, &str) -> std::result::Result<String, FixError> + 'a;
+
+/// Why a [`VersionFixer`] could not resolve a version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FixError {
+    /// An error about the module (go's `*module.ModuleError`): shown after `verb path: `.
+    Module {
+        /// The text (e.g. `version "master" invalid: reading …`).
+        message: String,
+    },
+    /// Any other error, shown as it is after the position.
+    Other {
+        /// The text (e.g. `no matching versions for query "v1.9"`).
+        message: String,
+    },
 }
 
 fn quote_problem(problem: QuoteProblem) -> Problem {
@@ -226,6 +264,7 @@ pub fn is_directory_path(ns: &str) -> bool {
 pub(crate) fn parse_replace(
     verb: &str,
     args: &mut [String],
+    fix: Option<&VersionFixer<'_>>,
 ) -> Result<(ModuleVersion, ModuleVersion), Problem> {
     let arrow = if args.len() >= 2 && args[1] == "=>" {
         1
@@ -247,7 +286,7 @@ pub(crate) fn parse_replace(
     };
     let mut v = String::new();
     if arrow == 2 {
-        v = parse_version(verb, &s, &mut args[1], true)?;
+        v = parse_version(verb, &s, &mut args[1], true, fix)?;
         if let Err(error) = module::check_path_major(&v, path_major) {
             return Err(Problem::PathMajor {
                 verb: verb.to_owned(),
@@ -272,7 +311,7 @@ pub(crate) fn parse_replace(
         }
     }
     if args.len() == arrow + 3 {
-        nv = parse_version(verb, &ns, &mut args[arrow + 2], true)?;
+        nv = parse_version(verb, &ns, &mut args[arrow + 2], true, fix)?;
         if is_directory_path(&ns) {
             return Err(Problem::ReplacementDirectoryWithVersion { path: ns });
         }
@@ -300,7 +339,7 @@ fn parse_version_interval(
         return Err(expected("expected '[' or version"));
     }
     if args[i] != "[" {
-        let v = parse_version(verb, "", &mut args[i], false)?;
+        let v = parse_version(verb, "", &mut args[i], false, None)?;
         *next = i + 1;
         return Ok(VersionInterval {
             low: v.clone(),
@@ -311,7 +350,7 @@ fn parse_version_interval(
     if i >= args.len() {
         return Err(expected("expected version after '['"));
     }
-    let low = parse_version(verb, "", &mut args[i], false)?;
+    let low = parse_version(verb, "", &mut args[i], false, None)?;
     i += 1;
     if i >= args.len() || args[i] != "," {
         return Err(expected("expected ',' after version"));
@@ -320,7 +359,7 @@ fn parse_version_interval(
     if i >= args.len() {
         return Err(expected("expected version after ','"));
     }
-    let high = parse_version(verb, "", &mut args[i], false)?;
+    let high = parse_version(verb, "", &mut args[i], false, None)?;
     i += 1;
     if i >= args.len() || args[i] != "]" {
         return Err(expected("expected ']' after version"));
@@ -405,17 +444,30 @@ impl ModFile {
     /// no version fixer, as `go mod edit` calls it). Versions of require, exclude and replace are rewritten
     /// in canonical form (`v1.2` -> `v1.2.0`).
     pub fn parse(file: &str, src: &str) -> Result<ModFile> {
-        Self::parse_mode(file, src, true)
+        Self::parse_mode(file, src, true, None)
     }
 
     /// Parses a dependency's go.mod (x/mod's `ParseLax`): only `module`, `go`, `require`, `retract` and
     /// `ignore` are read; other and unknown directives are ignored, and `go` versions like `v1.21` or
     /// `1.21-foo` are read leniently.
     pub fn parse_lax(file: &str, src: &str) -> Result<ModFile> {
-        Self::parse_mode(file, src, false)
+        Self::parse_mode(file, src, false, None)
     }
 
-    fn parse_mode(file: &str, src: &str, strict: bool) -> Result<ModFile> {
+    /// Parses a main module's go.mod as cmd/go's `modload.ReadModFile` does: like [`ModFile::parse`], but
+    /// a require, exclude or replacement version that is not canonical is handed to `fix` (cmd/go
+    /// resolves it with a module query: `v1.2` to the highest `v1.2.x`, `latest`, a revision …) and the
+    /// answer is used in its place.
+    pub fn parse_with_fixer(file: &str, src: &str, fix: &VersionFixer<'_>) -> Result<ModFile> {
+        Self::parse_mode(file, src, true, Some(fix))
+    }
+
+    fn parse_mode(
+        file: &str,
+        src: &str,
+        strict: bool,
+        fix: Option<&VersionFixer<'_>>,
+    ) -> Result<ModFile> {
         let syntax = syntax::parse(file, src)?;
         let mut f = ModFile {
             syntax,
@@ -426,7 +478,7 @@ impl ModFile {
             match &f.syntax.stmts[i] {
                 Stmt::Line(id) => {
                     let id = *id;
-                    f.add(&mut errs, None, id, 1, strict);
+                    f.add(&mut errs, None, id, 1, strict, fix);
                 }
                 Stmt::Block(b) => {
                     let known =
@@ -445,7 +497,7 @@ impl ModFile {
                     }
                     let lines = b.lines.clone();
                     for id in lines {
-                        f.add(&mut errs, Some(i), id, 0, strict);
+                        f.add(&mut errs, Some(i), id, 0, strict, fix);
                     }
                 }
                 Stmt::Comments(_) => {}
@@ -479,6 +531,7 @@ impl ModFile {
         id: LineId,
         skip: usize,
         strict: bool,
+        fix: Option<&VersionFixer<'_>>,
     ) {
         let verb = self.block_verb(block, id);
         if !strict
@@ -494,7 +547,7 @@ impl ModFile {
         // The arguments are rewritten in place (canonical versions, quoting), as x/mod does through its
         // shared slices; take them out of the line meanwhile so the typed view can be updated too.
         let mut tokens = std::mem::take(&mut line.tokens);
-        let result = self.directive(block, id, &verb, &mut tokens[skip..], strict);
+        let result = self.directive(block, id, &verb, &mut tokens[skip..], strict, fix);
         self.syntax.line_mut(id).tokens = tokens;
         if let Err(problem) = result {
             errs.push(Error::at(&self.syntax.name, start, problem));
@@ -510,6 +563,7 @@ impl ModFile {
         verb: &str,
         args: &mut [String],
         strict: bool,
+        fix: Option<&VersionFixer<'_>>,
     ) -> Result<(), Problem> {
         let one_arg = |verb: &'static str| {
             if args.len() == 1 {
@@ -593,7 +647,7 @@ impl ModFile {
                     });
                 }
                 let path = parse_string(&mut args[0]).map_err(quote_problem)?;
-                let v = parse_version(verb, &path, &mut args[1], true)?;
+                let v = parse_version(verb, &path, &mut args[1], true, fix)?;
                 let Some((_, path_major)) = module::split_path_version(&path) else {
                     return Err(Problem::InvalidModulePath { directive: None });
                 };
@@ -617,7 +671,7 @@ impl ModFile {
                 }
             }
             "replace" => {
-                let (old, new) = parse_replace(verb, args)?;
+                let (old, new) = parse_replace(verb, args, fix)?;
                 self.replace.push(Replace {
                     old,
                     new,

@@ -145,7 +145,7 @@ impl WorkFile {
                 });
             }
             "replace" => {
-                let (old, new) = parse_replace(verb, args)?;
+                let (old, new) = parse_replace(verb, args, None)?;
                 self.replace.push(Replace {
                     old,
                     new,

@@ -2,7 +2,11 @@
 //! the loader, and each path's selected version is the highest one any reachable module requires.
 
 use std::cmp::Ordering;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
+
+// The graph hashes thousands of module versions: foldhash is several times faster than SipHash here, and
+// still seeded per process.
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::sync::Arc;
 
 use crate::version;

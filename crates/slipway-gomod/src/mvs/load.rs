@@ -2,15 +2,15 @@
 //! go.mod or go.work, go.mod summaries of dependencies (replacements, excludes, go lines), pruned,
 //! unpruned and workspace graph loading, and the root updates `-mod=mod` makes before listing.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
+
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use rayon::prelude::*;
-
 use super::graph::{Graph, Mv, NONE, is_toolchain, mod_compare, mod_sort};
-use super::{Command, Error, GoWork, ModError, Options, Result};
-use crate::modfile::{ModFile, WorkFile};
+use super::{Command, Error, GoWork, ModError, Options, Result, godebug};
+use crate::modfile::{self, LaxSummary, ModFile, WorkFile};
 use crate::source::{self, ModuleSource};
 use crate::version;
 
@@ -92,6 +92,14 @@ impl Reqs {
 
 type Loaded = HashMap<Mv, std::result::Result<Arc<Summary>, ModError>>;
 
+/// What the parallel graph traversal shares: the (module, pruning) pairs queued so far, the summaries
+/// loaded, and the order they were loaded in.
+struct Traversal {
+    loading: HashSet<(Mv, Pruning)>,
+    loaded: Loaded,
+    order: Vec<Mv>,
+}
+
 /// The loader of one main module or workspace.
 pub(crate) struct Loader<'a> {
     source: &'a dyn ModuleSource,
@@ -106,6 +114,9 @@ pub(crate) struct Loader<'a> {
     excludes: HashSet<Mv>,
     raw: Mutex<HashMap<Mv, std::result::Result<Arc<Summary>, ModError>>>,
     pub(crate) warnings: Vec<String>,
+    /// Whether go reported an error among `warnings` without stopping (`base.Errorf`): the command goes
+    /// on but exits with status 1.
+    pub(crate) errored: bool,
     // Fetches run here (more threads than cores: they wait on I/O); `None` if it could not be built.
     pool: Option<rayon::ThreadPool>,
 }
@@ -130,8 +141,9 @@ impl<'a> Loader<'a> {
             excludes: HashSet::new(),
             raw: Mutex::new(HashMap::new()),
             warnings: Vec::new(),
+            errored: false,
             pool: rayon::ThreadPoolBuilder::new()
-                .num_threads(options.jobs)
+                .num_threads(fetch_threads(source, options.jobs))
                 .build()
                 .ok(),
         };
@@ -144,17 +156,31 @@ impl<'a> Loader<'a> {
                 return Err(Error::NoGoMod);
             };
             loader.load_main(&root)?;
-            let go = loader.mains[0].go_version();
-            if version::compare_go(&go, &options.go_version).is_gt() {
-                return Err(Error::TooNew {
-                    what: short_path(&cwd, &loader.mains[0].go_mod_path),
-                    go_version: go,
-                    running: options.go_version.clone(),
-                    gotoolchain: options.gotoolchain.clone(),
-                });
+            let main = &loader.mains[0];
+            // modload.loadModFile outside a workspace: the godebug lines (every bad one reported), then
+            // indexModFile's toReplaceMap (fatal at once), then the module path.
+            let errors: Vec<Error> = main
+                .file
+                .godebug
+                .iter()
+                .filter_map(|g| {
+                    godebug::check("godebug", &g.key, &g.value, &options.go_version)
+                        .err()
+                        .map(|message| Error::Loading {
+                            what: "go.mod".to_owned(),
+                            file: short_path(&cwd, &main.go_mod_path),
+                            line: main.file.syntax.line(g.syntax).start.line,
+                            message,
+                        })
+                })
+                .collect();
+            if !errors.is_empty() {
+                return Err(Error::Joined { errors });
             }
+            check_replace_conflicts(&main.file.replace)?;
+            check_module_path(&main.mv.path)?;
         }
-        loader.index_replacements();
+        loader.index_replacements()?;
         Ok(loader)
     }
 
@@ -164,17 +190,50 @@ impl<'a> Loader<'a> {
             path: go_mod_path.clone(),
             message: io_message(&e),
         })?;
-        let name = go_mod_path.to_string_lossy().into_owned();
-        let file = ModFile::parse(&name, &String::from_utf8_lossy(&src)).map_err(|error| {
-            Error::Parse {
-                path: go_mod_path.clone(),
-                error: Box::new(error),
+        // cmd/go names the file (and its errors' positions) by `base.ShortPath`.
+        let name = short_path(&self.cwd, &go_mod_path);
+        let text = String::from_utf8_lossy(&src);
+        // modload.ReadModFile parses with fixVersion: versions that are not canonical are queried.
+        let source = self.source;
+        let fix = |path: &str, vers: &str| super::query::fix_version(source, path, vers);
+        let file = match ModFile::parse_with_fixer(&name, &text, &fix) {
+            Ok(file) => file,
+            Err(error) => {
+                // modload.ReadModFile: a file that only parses laxly but needs a newer go is reported as
+                // too new (a newer toolchain may understand it) rather than as a syntax error.
+                if let Ok(lax) = ModFile::parse_lax(&name, &text)
+                    && let Some(go) = &lax.go
+                    && version::compare_go(&go.version, &self.options.go_version).is_gt()
+                {
+                    return Err(Error::TooNew {
+                        what: name,
+                        go_version: go.version.clone(),
+                        running: self.options.go_version.clone(),
+                        gotoolchain: self.options.gotoolchain.clone(),
+                    });
+                }
+                return Err(Error::Parse {
+                    path: PathBuf::from(&name),
+                    error: Box::new(error),
+                });
             }
-        })?;
-        let Some(module) = &file.module else {
-            return Err(Error::NoModuleLine { path: go_mod_path });
         };
-        check_replace_conflicts(&file.replace)?;
+        // ReadModFile: too new before anything else about the content.
+        if let Some(go) = &file.go
+            && version::compare_go(&go.version, &self.options.go_version).is_gt()
+        {
+            return Err(Error::TooNew {
+                what: name,
+                go_version: go.version.clone(),
+                running: self.options.go_version.clone(),
+                gotoolchain: self.options.gotoolchain.clone(),
+            });
+        }
+        let Some(module) = &file.module else {
+            return Err(Error::NoModuleLine {
+                path: PathBuf::from(name),
+            });
+        };
         for e in &file.exclude {
             self.excludes
                 .insert(Mv::new(&e.module.path, &e.module.version));
@@ -193,14 +252,14 @@ impl<'a> Loader<'a> {
             path: path.to_path_buf(),
             message: io_message(&e),
         })?;
-        let name = path.to_string_lossy().into_owned();
+        // modload.ReadWorkFile: positions by `base.ShortPath`, the header always says `go.work`.
+        let name = short_path(&self.cwd, path);
         let work = WorkFile::parse(&name, &String::from_utf8_lossy(&src)).map_err(|error| {
             Error::Parse {
-                path: path.to_path_buf(),
+                path: PathBuf::from("go.work"),
                 error: Box::new(error),
             }
         })?;
-        check_replace_conflicts(&work.replace)?;
         let work_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let work_go = work
             .go
@@ -214,31 +273,119 @@ impl<'a> Loader<'a> {
                 gotoolchain: self.options.gotoolchain.clone(),
             });
         }
+        // modload.LoadWorkFile: a directory used twice, then the godebug lines (the first bad one).
+        let mut seen = HashSet::new();
         for u in &work.uses {
             let root = clean_join(&work_dir, Path::new(&u.path));
-            self.load_main(&root)?;
+            if !seen.insert(root.clone()) {
+                return Err(Error::Loading {
+                    what: "go.work".to_owned(),
+                    file: name,
+                    line: work.syntax.line(u.syntax).start.line,
+                    message: format!(
+                        "path {} appears multiple times in workspace",
+                        root.display()
+                    ),
+                });
+            }
+        }
+        for g in &work.godebug {
+            if let Err(message) =
+                godebug::check("godebug", &g.key, &g.value, &self.options.go_version)
+            {
+                return Err(Error::Loading {
+                    what: "go.work".to_owned(),
+                    file: name,
+                    line: work.syntax.line(g.syntax).start.line,
+                    message,
+                });
+            }
+        }
+        // modload.loadModFile reports every workspace module that fails, not only the first.
+        let mut errors = Vec::new();
+        for u in &work.uses {
+            let root = clean_join(&work_dir, Path::new(&u.path));
+            let module_dir = short_path(&self.cwd, &root);
+            let too_old = |go_version: String| Error::WorkTooOld {
+                module_dir: module_dir.clone(),
+                go_version,
+                work_go: work_go.clone(),
+                implicit: work.go.is_none(),
+            };
+            match self.load_main(&root) {
+                Ok(()) => {}
+                Err(Error::TooNew { go_version, .. }) => {
+                    errors.push(too_old(go_version));
+                    continue;
+                }
+                Err(error) => {
+                    let message = match error {
+                        // fsys.ReadFile's error, its path shortened by base.ShortPathError.
+                        Error::Read { path, message } => {
+                            format!("open {}: {message}", short_path(&self.cwd, &path))
+                        }
+                        other => other.to_string(),
+                    };
+                    errors.push(Error::WorkModule {
+                        module_dir,
+                        message,
+                    });
+                    continue;
+                }
+            }
             let main = self.mains.last().expect("load_main pushed a main module");
             let mv = main.go_version();
             if version::compare_go(&mv, &work_go).is_gt()
                 && version::compare_go(&mv, GO_STRICT_VERSION).is_ge()
             {
-                return Err(Error::WorkTooOld {
-                    module_dir: short_path(&self.cwd, &main.root),
-                    go_version: mv,
-                    work_go,
-                    implicit: work.go.is_none(),
-                });
+                errors.push(too_old(mv));
+                continue;
+            }
+            // indexModFile runs for a module that passed the checks above, and its conflict is fatal at
+            // once (errors gathered so far are not printed).
+            check_replace_conflicts(&main.file.replace)?;
+            if let Err(e) = check_module_path(&main.mv.path) {
+                errors.push(e);
             }
         }
+        if !errors.is_empty() {
+            return Err(Error::Joined { errors });
+        }
+        // makeMainModules: the go.work's own replacements, then those across modules (index_replacements).
+        check_replace_conflicts(&work.replace)?;
         self.work = Some((work_dir, work));
         Ok(())
     }
 
     // cmd/go's makeMainModules: the go.work replacements, then each main module's (relative directories in
     // a workspace are made absolute, as each is relative to its own go.mod).
-    fn index_replacements(&mut self) {
+    fn index_replacements(&mut self) -> Result<()> {
         let mut replaced_by_work: HashSet<String> = HashSet::new();
+        // What each replaced module version was first replaced by (directories made absolute, as go
+        // compares them), to refuse two workspace modules replacing it differently.
+        let mut first: HashMap<Mv, Mv> = HashMap::new();
         if let Some((work_dir, work)) = &self.work {
+            // makeMainModules reports these with base.Errorf: printed at once, go carries on.
+            let mut main_paths = HashSet::new();
+            let mut reported = Vec::new();
+            for m in &self.mains {
+                if !main_paths.insert(m.mv.path.clone()) {
+                    reported.push(format!(
+                        "go: module {} appears multiple times in workspace",
+                        m.mv.path
+                    ));
+                }
+            }
+            for r in &work.replace {
+                if r.old.version.is_empty() && main_paths.contains(&*r.old.path) {
+                    reported.push(format!(
+                        "go: workspace module {} is replaced at all versions in the go.work file. To fix, remove the replacement from the go.work file or specify the version at which to replace the module.",
+                        r.old.path
+                    ));
+                }
+            }
+            self.errored |= !reported.is_empty();
+            self.warnings.extend(reported);
             for r in &work.replace {
                 replaced_by_work.insert(r.old.path.clone());
                 let dir = r
@@ -257,9 +404,31 @@ impl<'a> Loader<'a> {
         }
         let work_dir = self.work.as_ref().map(|(d, _)| d.clone());
         for main in &self.mains {
+            let mut own: HashSet<Mv> = HashSet::new();
             for r in &main.file.replace {
                 if replaced_by_work.contains(&r.old.path) {
                     continue;
+                }
+                if work_dir.is_some() {
+                    let old = Mv::new(&r.old.path, &r.old.version);
+                    let new = if r.new.version.is_empty() && !Path::new(&r.new.path).is_absolute() {
+                        let abs = clean_join(&main.root, Path::new(&r.new.path));
+                        Mv::new(&abs.to_string_lossy(), "")
+                    } else {
+                        Mv::new(&r.new.path, &r.new.version)
+                    };
+                    if let Some(prev) = first.get(&old)
+                        && !own.contains(&old)
+                        && *prev != new
+                    {
+                        return Err(Error::ConflictingWorkspaceReplacements {
+                            first: prev.clone(),
+                            old,
+                            second: new,
+                        });
+                    }
+                    own.insert(old.clone());
+                    first.insert(old, new);
                 }
                 let mut target = Mv::new(&r.new.path, &r.new.version);
                 let mut dir = None;
@@ -284,6 +453,7 @@ impl<'a> Loader<'a> {
                 );
             }
         }
+        Ok(())
     }
 
     /// Hands the fetch pool to the caller (who runs the whole load in it; `in_pool` then runs inline).
@@ -321,10 +491,6 @@ impl<'a> Loader<'a> {
 
     fn is_main(&self, path: &str) -> bool {
         self.mains.iter().any(|m| &*m.mv.path == path)
-    }
-
-    pub(crate) fn main_count(&self) -> usize {
-        self.mains.len()
     }
 
     /// The replacement for `m`, if any (modload's `Replacement`).
@@ -588,7 +754,7 @@ impl<'a> Loader<'a> {
         // The full (unpruned) build list of main.
         let mut g = Graph::new(vec![main.clone()]);
         let mut queue = vec![main.clone()];
-        let mut seen: HashSet<Mv> = HashSet::from([main.clone()]);
+        let mut seen: HashSet<Mv> = std::iter::once(main.clone()).collect();
         while let Some(m) = queue.pop() {
             let reqs = required(&m)?;
             for r in &reqs {
@@ -605,7 +771,7 @@ impl<'a> Loader<'a> {
             .collect();
 
         // Postorder of the requirement graph below the build list (iterative, for deep chains).
-        let mut req_cache: HashMap<Mv, Vec<Mv>> = HashMap::from([(main.clone(), Vec::new())]);
+        let mut req_cache: HashMap<Mv, Vec<Mv>> = std::iter::once((main.clone(), Vec::new())).collect();
         let mut postorder: Vec<Mv> = Vec::new();
         for start in &list {
             if req_cache.contains_key(start) {
@@ -736,49 +902,75 @@ impl<'a> Loader<'a> {
         (g, None)
     }
 
-    // Loads everything queued, wave by wave: each wave's go.mod files are fetched in parallel, then their
-    // requirements are added in queue order (selection does not depend on the order; the walk does not
-    // either, as it follows each module's own requirement list).
+    // Loads everything queued and everything it leads to, as one parallel traversal: each loaded go.mod
+    // queues its own requirements at once (no waiting for the rest of a breadth-first wave, which matters
+    // for long unpruned chains). The set of (module, pruning) pairs visited is the closure of the queue
+    // whatever the order, and the graph's selection does not depend on the order requirements arrive in.
     fn drain(
         &self,
         g: &mut Graph,
         loading: &mut HashSet<(Mv, Pruning)>,
         loaded: &mut Loaded,
-        mut queue: Vec<(Mv, Pruning)>,
+        queue: Vec<(Mv, Pruning)>,
     ) {
-        while !queue.is_empty() {
-            let mut need: Vec<&Mv> = Vec::new();
-            let mut needed: HashSet<&Mv> = HashSet::new();
-            for (m, _) in &queue {
-                if !loaded.contains_key(m) && needed.insert(m) {
-                    need.push(m);
+        let shared = Mutex::new(Traversal {
+            loading: std::mem::take(loading),
+            loaded: std::mem::take(loaded),
+            order: Vec::new(),
+        });
+        self.in_pool(|| {
+            rayon::scope(|scope| {
+                for item in queue {
+                    let shared = &shared;
+                    scope.spawn(move |scope| self.visit(scope, shared, item));
                 }
+            });
+        });
+        let t = shared.into_inner().unwrap_or_else(PoisonError::into_inner);
+        for m in &t.order {
+            if let Some(Ok(s)) = t.loaded.get(m) {
+                g.require(m, s.require.clone());
             }
-            let results: Vec<_> =
-                self.in_pool(|| need.par_iter().map(|m| self.summary(m)).collect());
-            for (m, r) in need.into_iter().zip(results) {
-                if let Ok(s) = &r {
-                    g.require(m, s.require.clone());
-                }
-                loaded.insert(m.clone(), r);
+        }
+        *loading = t.loading;
+        *loaded = t.loaded;
+    }
+
+    fn visit<'s>(
+        &'s self,
+        scope: &rayon::Scope<'s>,
+        shared: &'s Mutex<Traversal>,
+        (m, pruning): (Mv, Pruning),
+    ) {
+        let lock = || shared.lock().unwrap_or_else(PoisonError::into_inner);
+        let known = lock().loaded.get(&m).cloned();
+        let result = known.unwrap_or_else(|| {
+            let r = self.summary(&m);
+            let mut t = lock();
+            if !t.loaded.contains_key(&m) {
+                t.order.push(m.clone());
+                t.loaded.insert(m.clone(), r.clone());
             }
-            let mut next = Vec::new();
-            for (m, pruning) in &queue {
-                let Some(Ok(s)) = loaded.get(m) else {
-                    continue;
-                };
-                let next_pruning = if *pruning == Pruning::Unpruned {
-                    Pruning::Unpruned
-                } else {
-                    s.pruning
-                };
-                if *pruning != Pruning::Pruned || s.pruning == Pruning::Unpruned {
-                    for r in &s.require {
-                        enqueue(loading, &mut next, r, next_pruning);
-                    }
-                }
+            r
+        });
+        let Ok(s) = result else {
+            return;
+        };
+        if pruning == Pruning::Pruned && s.pruning != Pruning::Unpruned {
+            return;
+        }
+        let next_pruning = if pruning == Pruning::Unpruned {
+            Pruning::Unpruned
+        } else {
+            s.pruning
+        };
+        let mut t = lock();
+        for r in &s.require {
+            if &*r.version == NONE || !t.loading.insert((r.clone(), next_pruning)) {
+                continue;
             }
-            queue = next;
+            let item = (r.clone(), next_pruning);
+            scope.spawn(move |scope| self.visit(scope, shared, item));
         }
     }
 
@@ -873,15 +1065,21 @@ impl<'a> Loader<'a> {
         };
         if let Some(main) = self.mains.iter().find(|x| x.mv == *m) {
             // A workspace module: its go.mod was parsed strictly already.
-            return self.summary_from(m, &main.file);
+            return self.summary_from(m, &lax_view(&main.file));
         }
-        let f = ModFile::parse_lax(&name, &String::from_utf8_lossy(&data))
-            .map_err(|e| ModError::module(m, format!("parsing {name}: {e}")))?;
-        self.summary_from(m, &f)
+        let text = String::from_utf8_lossy(&data);
+        // Most dependency go.mod files are plain; the full parser reads the rest (and reports errors).
+        let lax = match modfile::lax_summary(&text) {
+            Some(lax) => lax,
+            None => ModFile::parse_lax(&name, &text)
+                .map(|f| lax_view(&f))
+                .map_err(|e| ModError::module(m, format!("parsing {name}: {e}")))?,
+        };
+        self.summary_from(m, &lax)
     }
 
-    fn summary_from(&self, m: &Mv, f: &ModFile) -> std::result::Result<Arc<Summary>, ModError> {
-        let go_version = f.go.as_ref().map(|g| g.version.clone()).unwrap_or_default();
+    fn summary_from(&self, m: &Mv, f: &LaxSummary) -> std::result::Result<Arc<Summary>, ModError> {
+        let go_version = f.go.clone().unwrap_or_default();
         let pruning = if go_version.is_empty() {
             Pruning::Unpruned
         } else {
@@ -890,7 +1088,7 @@ impl<'a> Loader<'a> {
         let mut require: Vec<Mv> = f
             .require
             .iter()
-            .map(|r| Mv::new(&r.module.path, &r.module.version))
+            .map(|r| Mv::new(&r.path, &r.version))
             .collect();
         if !go_version.is_empty() && version::compare_go(&go_version, GO_STRICT_VERSION).is_ge() {
             require.push(Mv::new("go", &go_version));
@@ -907,11 +1105,7 @@ impl<'a> Loader<'a> {
             }
         }
         Ok(Arc::new(Summary {
-            module: f
-                .module
-                .as_ref()
-                .map(|x| x.path.clone())
-                .unwrap_or_default(),
+            module: f.module.clone().unwrap_or_default(),
             pruning,
             require,
         }))
@@ -943,6 +1137,20 @@ impl MainModule {
 }
 
 // modload's toReplaceMap: one file may not replace the same module version two different ways.
+/// loadModFile's `module.CheckImportPath` on a main module's path, reported as a module path.
+fn check_module_path(path: &str) -> Result<()> {
+    crate::module::check_import_path(path).map_err(|e| match e {
+        crate::module::Error::InvalidPath { path, problem, .. } => Error::ModulePath {
+            error: crate::module::Error::InvalidPath {
+                kind: crate::module::PathKind::Module,
+                path,
+                problem,
+            },
+        },
+        other => Error::ModulePath { error: other },
+    })
+}
+
 fn check_replace_conflicts(replace: &[crate::modfile::Replace]) -> Result<()> {
     let mut seen: HashMap<(&str, &str), &crate::modfile::ModuleVersion> = HashMap::new();
     for r in replace {
@@ -959,6 +1167,26 @@ fn check_replace_conflicts(replace: &[crate::modfile::Replace]) -> Result<()> {
         seen.insert(key, &r.new);
     }
     Ok(())
+}
+
+// What the graph needs of a fully parsed go.mod.
+fn lax_view(f: &ModFile) -> LaxSummary {
+    LaxSummary {
+        module: f.module.as_ref().map(|x| x.path.clone()),
+        go: f.go.as_ref().map(|g| g.version.clone()),
+        require: f.require.iter().map(|r| r.module.clone()).collect(),
+    }
+}
+
+// Local reads are CPU work: more threads than cores only spin. Remote fetches wait on the network, so
+// `jobs` of them run at once.
+fn fetch_threads(source: &dyn ModuleSource, jobs: usize) -> usize {
+    if source.is_local() {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        jobs.min(cores)
+    } else {
+        jobs
+    }
 }
 
 fn enqueue(
@@ -1006,7 +1234,12 @@ pub(crate) fn source_message(source: &dyn ModuleSource, e: &source::Error, ext: 
             ) else {
                 return e.to_string();
             };
-            format!("reading {source_name}/{p}/@v/{v}.{ext}: no such file or directory")
+            // cmd/go shows the URL it built: `!` escapes travel percent-encoded (`%21`).
+            format!(
+                "reading {source_name}/{}/@v/{}.{ext}: no such file or directory",
+                source::path_escape(&p),
+                source::path_escape(&v)
+            )
         }
         source::Error::Fetch {
             location, message, ..

@@ -37,8 +37,10 @@
 //! Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod godebug;
 mod graph;
 mod load;
+mod query;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -266,7 +268,7 @@ pub enum Error {
         error: Box<crate::modfile::Error>,
     },
     /// A main go.mod without a module line.
-    #[error("error reading {}: missing module declaration. To specify the module path:\n\tgo mod edit -module=example/mod", path.display())]
+    #[error("error reading {}: missing module declaration. To specify the module path:\n\tgo mod edit -module=example.com/mod", path.display())]
     NoModuleLine {
         /// The file.
         path: PathBuf,
@@ -279,6 +281,18 @@ pub enum Error {
         /// The first replacement.
         first: Mv,
         /// The other one.
+        second: Mv,
+    },
+    /// Two workspace modules replacing the same module version differently.
+    #[error(
+        "conflicting replacements for {old}:\n\t{first}\n\t{second}\nuse \"go work edit -replace {old}=[override]\" to resolve"
+    )]
+    ConflictingWorkspaceReplacements {
+        /// What is replaced.
+        old: Mv,
+        /// The first module's replacement.
+        first: Mv,
+        /// The other module's.
         second: Mv,
     },
     /// A go.mod or go.work needing a newer Go than the running one.
@@ -310,6 +324,38 @@ pub enum Error {
         work_go: String,
         /// Whether the go.work has no go line.
         implicit: bool,
+    },
+    /// A `godebug` line (or a repeated `use`) go refuses: `error loading go.mod:\nFILE:LINE: MESSAGE`.
+    #[error("error loading {what}:\n{file}:{line}: {message}")]
+    Loading {
+        /// `go.mod` or `go.work`.
+        what: String,
+        /// The file, relative to the working directory when shorter.
+        file: String,
+        /// The offending line.
+        line: usize,
+        /// What is wrong (go's text).
+        message: String,
+    },
+    /// A main module whose path is not a valid module path.
+    #[error("{error}")]
+    ModulePath {
+        /// The path check's error.
+        error: crate::module::Error,
+    },
+    /// A workspace module whose go.mod cannot be read or parsed.
+    #[error("cannot load module {module_dir} listed in go.work file: {message}")]
+    WorkModule {
+        /// The module directory, relative to the working directory.
+        module_dir: String,
+        /// Why (go's text, paths shortened).
+        message: String,
+    },
+    /// Several errors go reports together (`errors.Join`); a [`Failure`] lists them one by one.
+    #[error("{}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Joined {
+        /// The errors, in go's order.
+        errors: Vec<Error>,
     },
     /// `go list -m` in a workspace with `-mod=mod`.
     #[error(
@@ -401,9 +447,14 @@ pub struct Failure {
 
 impl From<Error> for Failure {
     fn from(e: Error) -> Failure {
+        // go prints each joined error on its own `go: ` line.
+        let errors = match e {
+            Error::Joined { errors } => errors,
+            e => vec![e],
+        };
         Failure {
             warnings: Vec::new(),
-            errors: vec![e],
+            errors,
         }
     }
 }
@@ -463,6 +514,9 @@ pub struct ModuleGraph {
     pub edges: Vec<(Mv, Mv)>,
     /// What go would print on stderr before the graph.
     pub warnings: Vec<String>,
+    /// Whether one of `warnings` is an error go carried on after: it prints the graph all the same but
+    /// exits with status 1.
+    pub failed: bool,
 }
 
 impl fmt::Display for ModuleGraph {
@@ -517,11 +571,13 @@ fn list_in(mut loader: Loader<'_>) -> Result<ModuleList, Failure> {
     let build_list = g.build_list();
     let mut modules = Vec::with_capacity(build_list.len());
     let mut to_stat = Vec::new();
-    for (i, m) in build_list.iter().enumerate() {
+    for m in &build_list {
         if graph::is_toolchain(&m.path) {
             continue;
         }
-        if i < loader.main_count() {
+        // Main modules are the versionless entries; in a workspace the build list is sorted by path, so
+        // they need not come first.
+        if m.version.is_empty() {
             modules.push(ListedModule {
                 path: m.path.to_string(),
                 version: String::new(),
@@ -548,7 +604,8 @@ fn list_in(mut loader: Loader<'_>) -> Result<ModuleList, Failure> {
         .map(|error| Error::Module { error })
         .collect();
     errors.extend(graph_err);
-    if !errors.is_empty() {
+    // `go list` exits before printing when any error was reported, even one go carried on after.
+    if !errors.is_empty() || loader.errored {
         return Err(loader.fail(errors));
     }
     Ok(ModuleList {
@@ -585,6 +642,7 @@ fn graph_in(mut loader: Loader<'_>) -> Result<ModuleGraph, Failure> {
     });
     Ok(ModuleGraph {
         edges,
+        failed: loader.errored,
         warnings: loader.warnings,
     })
 }

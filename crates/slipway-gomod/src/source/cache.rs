@@ -94,11 +94,13 @@ impl ModCache {
             Some(_) => {}
         }
         let escaped_version = module::escape_version(version).map_err(|e| fail(e.to_string()))?;
-        Ok(self
-            .download_root()
-            .join(escaped)
-            .join("@v")
-            .join(format!("{escaped_version}.{suffix}")))
+        // One allocation: this runs for every go.mod a graph loads.
+        let mut file = self.download_root();
+        file.reserve(escaped.len() + escaped_version.len() + suffix.len() + 6);
+        file.push(escaped);
+        file.push("@v");
+        file.push(escaped_version + "." + suffix);
+        Ok(file)
     }
 
     fn not_found(&self, path: &str, version: &str, what: Artifact) -> Error {
@@ -116,7 +118,7 @@ impl ModCache {
         let Ok(file) = self.file(path, version, suffix) else {
             return Err(self.not_found(path, version, what));
         };
-        match fs::read(&file) {
+        match super::read_file(&file) {
             Ok(data) => Ok(data),
             Err(e) if e.kind() == ErrorKind::NotFound => Err(self.not_found(path, version, what)),
             Err(e) => Err(io_error(path, version, &file, "reading", &e)),
@@ -260,6 +262,10 @@ impl ModuleSource for ModCache {
     fn describe(&self) -> String {
         format!("module cache {}", self.root.display())
     }
+
+    fn is_local(&self) -> bool {
+        true
+    }
 }
 
 /// The chain cmd/go walks: the module cache first, then `upstream` (usually a
@@ -363,6 +369,10 @@ impl<S: ModuleSource> ModuleSource for CachedSource<S> {
             self.cache.describe(),
             self.upstream.describe()
         )
+    }
+
+    fn is_local(&self) -> bool {
+        self.upstream.is_local()
     }
 }
 

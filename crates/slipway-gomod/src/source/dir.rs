@@ -76,7 +76,7 @@ impl ProxyDir {
 
     fn read(&self, path: &str, version: &str, what: Artifact) -> Result<Vec<u8>> {
         let file = self.file(path, version, what)?;
-        std::fs::read(&file).map_err(|e| {
+        super::read_file(&file).map_err(|e| {
             if e.kind() == ErrorKind::NotFound {
                 Error::NotFound {
                     module: path.to_owned(),
@@ -121,6 +121,10 @@ impl ModuleSource for ProxyDir {
 
     fn describe(&self) -> String {
         format!("file://{}", self.root.display())
+    }
+
+    fn is_local(&self) -> bool {
+        true
     }
 }
 

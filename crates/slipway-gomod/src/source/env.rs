@@ -289,6 +289,13 @@ impl ModuleSource for ProxyList {
     fn describe(&self) -> String {
         format!("GOPROXY={}", self.description)
     }
+
+    fn is_local(&self) -> bool {
+        self.entries.iter().all(|e| match e {
+            ProxyEntry::Off | ProxyEntry::Direct => true,
+            ProxyEntry::Source { source, .. } => source.is_local(),
+        })
+    }
 }
 
 /// cmd/go's rule: single words are reserved, and anything with `:/` or an absolute path must be a full

@@ -6,14 +6,14 @@
 //! Credentials in the proxy URL (`https://user:pass@host/`) are sent as HTTP basic auth and never appear in
 //! messages or `Debug` output.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::io::Read;
 use std::thread;
 use std::time::Duration;
 
 use base64::Engine as _;
 
-use super::{Artifact, Error, Info, ModuleSource, Result};
+use super::{Artifact, Error, Info, ModuleSource, Result, path_escape};
 use crate::{module, version};
 
 /// The largest module zip cmd/go accepts (`codehost.MaxZipFile`, 500 MiB).
@@ -419,20 +419,6 @@ fn is_loopback(host: &str) -> bool {
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// Go's `url.PathEscape` with `/` kept: unreserved characters and `$&+:=@` stay, everything else
-/// (including `!`) becomes `%XX`.
-fn path_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~$&+:=@/".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
 }
 
 fn percent_decode(s: &str) -> Vec<u8> {

@@ -151,6 +151,10 @@ impl ModuleSource for MemorySource {
     fn describe(&self) -> String {
         "memory".to_owned()
     }
+
+    fn is_local(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

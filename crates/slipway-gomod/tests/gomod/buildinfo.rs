@@ -206,3 +206,67 @@ fn non_go_files_are_rejected_like_go() {
         )
     );
 }
+
+/// `go version -m [-json] ARG` as a whole, against the real command run on the same arguments: files that
+/// are not Go executables (reported only when they look executable), a missing file, symlinks, and a
+/// directory walked for the Go executables in it (a copy of the `go` binary itself).
+#[test]
+fn version_m_reports_arguments_like_go() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("notes.txt"), "text\n").unwrap();
+    std::fs::write(dir.join("empty"), "").unwrap();
+    std::fs::write(dir.join("tool.exe"), "MZ not really\n").unwrap();
+    std::fs::write(dir.join("script"), "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(dir.join("script"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(dir.join("lib.so.1"), "\x7fELF").unwrap();
+    // A real Go executable: the toolchain's own `go`.
+    let goroot = run_ok(go().args(["env", "GOROOT"])).stdout;
+    let goroot = PathBuf::from(String::from_utf8(goroot).unwrap().trim());
+    std::fs::create_dir_all(dir.join("bin/nested")).unwrap();
+    std::fs::copy(goroot.join("bin/go"), dir.join("bin/nested/gocopy")).unwrap();
+    std::fs::write(dir.join("bin/readme"), "x").unwrap();
+    std::os::unix::fs::symlink("nested/gocopy", dir.join("bin/link")).unwrap();
+    std::os::unix::fs::symlink("nowhere", dir.join("dangling")).unwrap();
+    let args = [
+        "notes.txt",
+        "empty",
+        "tool.exe",
+        "script",
+        "lib.so.1",
+        "missing",
+        "dangling",
+        "bin/link",
+        "bin/nested/gocopy",
+        "./bin/",
+        ".",
+    ];
+    for arg in args {
+        // Absolute arguments (printed as given by both), so that no working directory is shared.
+        let arg = format!("{}/{arg}", dir.display());
+        for json in [false, true] {
+            let mut cmd = go();
+            cmd.args(["version", "-m"]);
+            if json {
+                cmd.arg("-json");
+            }
+            let want = cmd.arg(&arg).output().unwrap();
+            let got = slipway_gomod::buildinfo::go_version_m(&arg, json);
+            assert_eq!(
+                (
+                    got.stdout.as_str(),
+                    got.stderr.as_str(),
+                    got.success
+                ),
+                (
+                    String::from_utf8_lossy(&want.stdout).as_ref(),
+                    String::from_utf8_lossy(&want.stderr).as_ref(),
+                    want.status.success()
+                ),
+                "go version -m {} {arg}",
+                if json { "-json" } else { "" }
+            );
+        }
+    }
+}

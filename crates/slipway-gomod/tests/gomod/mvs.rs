@@ -82,9 +82,15 @@ pub(crate) fn expand(txtar: &Path, dest: &Path) {
     std::fs::create_dir_all(dest.join("main")).unwrap();
 }
 
-fn section(label: &str, stdout: &str, failure: Option<&Failure>, warnings: &[String]) -> String {
+fn section(
+    label: &str,
+    stdout: &str,
+    failure: Option<&Failure>,
+    warnings: &[String],
+    failed: bool,
+) -> String {
     let mut out = String::new();
-    let status = i32::from(failure.is_some());
+    let status = i32::from(failure.is_some() || failed);
     writeln!(out, "-- {label} (exit {status}) --").unwrap();
     out.push_str(stdout);
     writeln!(out, "-- {label} stderr --").unwrap();
@@ -120,13 +126,13 @@ fn run_world(txtar: &Path) -> String {
         let options = base.clone().mod_mod(mod_mod);
         let text = if label == "graph" {
             match mvs::graph(&main, &proxy, &options) {
-                Ok(g) => section(label, &g.to_string(), None, &g.warnings),
-                Err(f) => section(label, "", Some(&f), &f.warnings),
+                Ok(g) => section(label, &g.to_string(), None, &g.warnings, g.failed),
+                Err(f) => section(label, "", Some(&f), &f.warnings, false),
             }
         } else {
             match mvs::list(&main, &proxy, &options) {
-                Ok(l) => section(label, &l.to_string(), None, &l.warnings),
-                Err(f) => section(label, "", Some(&f), &f.warnings),
+                Ok(l) => section(label, &l.to_string(), None, &l.warnings, false),
+                Err(f) => section(label, "", Some(&f), &f.warnings, false),
             }
         };
         out.push_str(&text.replace(&*root.to_string_lossy(), "$WORK"));
