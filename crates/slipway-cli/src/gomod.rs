@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use slipway_gomod::buildinfo::BuildInfo;
 
 use crate::CmdResult;
 
@@ -95,17 +94,22 @@ fn mvs(dir: &std::path::Path, graph: bool) -> CmdResult {
     };
     let options = mvs::Options::from_env();
     let result = if graph {
-        mvs::graph(dir, &source, &options).map(|g| (g.to_string(), g.warnings))
+        mvs::graph(dir, &source, &options).map(|g| (g.to_string(), g.warnings, g.failed))
     } else {
-        mvs::list(dir, &source, &options).map(|l| (l.to_string(), l.warnings))
+        mvs::list(dir, &source, &options).map(|l| (l.to_string(), l.warnings, false))
     };
     match result {
-        Ok((text, warnings)) => {
+        Ok((text, warnings, failed)) => {
             for w in warnings {
                 eprintln!("{w}");
             }
             std::io::stdout().lock().write_all(text.as_bytes())?;
-            Ok(ExitCode::SUCCESS)
+            // go reported an error it carried on after: the output stands, the status is 1.
+            Ok(if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Err(failure) => {
             for w in &failure.warnings {
@@ -120,15 +124,16 @@ fn mvs(dir: &std::path::Path, graph: bool) -> CmdResult {
 }
 
 fn buildinfo(file: &std::path::Path, json: bool) -> CmdResult {
-    let info = BuildInfo::read_file(file)?;
-    let text = if json {
-        info.to_json()
+    // `go version -m FILE` as a whole: go's messages and exit status for files that are not Go
+    // executables, and a directory walked for the executables in it.
+    let out = slipway_gomod::buildinfo::go_version_m(&file.to_string_lossy(), json);
+    std::io::stdout().lock().write_all(out.stdout.as_bytes())?;
+    std::io::stderr().lock().write_all(out.stderr.as_bytes())?;
+    Ok(if out.success {
+        ExitCode::SUCCESS
     } else {
-        // Go prints the file name as it was given.
-        info.to_go_version_m(&file.to_string_lossy())
-    };
-    std::io::stdout().lock().write_all(text.as_bytes())?;
-    Ok(ExitCode::SUCCESS)
+        ExitCode::FAILURE
+    })
 }
 
 fn layout(dir: &std::path::Path, json: bool) -> CmdResult {

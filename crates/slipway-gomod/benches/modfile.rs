@@ -1,5 +1,6 @@
 //! go.mod parse throughput on a large generated file (a few thousand requirements with comments, blocks,
-//! replacements, exclusions and retractions), plus the full `go mod edit -fmt` pipeline on it.
+//! replacements, exclusions and retractions), plus the full `go mod edit -fmt` pipeline on it; and the
+//! two readers of a typical dependency go.mod (`parse_lax` and the fast `lax_summary`).
 
 use std::fmt::Write as _;
 use std::hint::black_box;
@@ -59,6 +60,22 @@ fn parse(c: &mut Criterion) {
     });
     group.bench_function("edit_json_4k_requires", |b| {
         b.iter(|| modfile::edit_json("go.mod", black_box(&src)).expect("generated go.mod prints"));
+    });
+    group.finish();
+
+    // What a module graph reads thousands of times: a small dependency go.mod.
+    let dep = large_go_mod(8)
+        .lines()
+        .filter(|l| !l.starts_with("replace") && !l.starts_with("retract"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut group = c.benchmark_group("dependency_go_mod");
+    group.throughput(Throughput::Bytes(dep.len() as u64));
+    group.bench_function("parse_lax", |b| {
+        b.iter(|| ModFile::parse_lax("go.mod", black_box(&dep)).expect("parses"));
+    });
+    group.bench_function("lax_summary", |b| {
+        b.iter(|| modfile::lax_summary(black_box(&dep)).expect("plain"));
     });
     group.finish();
 }

@@ -113,6 +113,14 @@ pub enum Error {
         /// What `go build` printed on standard error.
         stderr: String,
     },
+    /// The package builds, but is not a command (`package main`): there is no program to run.
+    #[error(
+        "{package} is not a main package: only commands (package main) can be built into images"
+    )]
+    NotMain {
+        /// The package.
+        package: String,
+    },
     /// Reading the package's files or preparing the build directory failed.
     #[error("{action} {path}")]
     Io {
@@ -404,6 +412,16 @@ fn go_build(
         source,
     })?;
     if output.status.success() {
+        // For any other package `go build -o` writes the compiled package archive, not a program.
+        let mut magic = [0; 8];
+        let archive = std::fs::File::open(out)
+            .and_then(|mut f| io::Read::read_exact(&mut f, &mut magic))
+            .is_ok_and(|()| &magic == b"!<arch>\n");
+        if archive {
+            return Err(Error::NotMain {
+                package: package.to_owned(),
+            });
+        }
         Ok(())
     } else {
         Err(Error::GoBuild {

@@ -7,10 +7,11 @@
 //! - [`store`]: the [`BlobStore`](store::BlobStore) / [`ManifestStore`](store::ManifestStore) /
 //!   [`Referrers`](store::Referrers) traits, an OCI image layout directory, a memory store, and
 //!   [`store::open`], which opens any [`Reference`] as a store.
-//! - `store::registry` (feature `registry`): one repository of a registry as a store: Docker/containers
-//!   auth files and credential helpers, basic and bearer auth, cross-repository mounts, chunked uploads
-//!   honouring `OCI-Chunk-Min-Length` with a monolithic fallback, bounded retries, digest verification of
-//!   everything pulled, the referrers API with its tag-schema fallback, plain HTTP on loopback.
+//! - `store::registry` (feature `registry`): one repository of a registry as a store, with `oci-client`
+//!   underneath and the gaps filled: Docker/containers auth files and credential helpers, basic, bearer
+//!   and identity-token auth, cross-repository mounts, chunked uploads honouring `OCI-Chunk-Min-Length`
+//!   with a monolithic fallback, bounded retries, digest verification of everything pulled, the referrers
+//!   API with its tag-schema fallback, plain HTTP on loopback.
 //! - [`index`]: multi-platform index assembly and editing.
 //! - [`image`]: reproducible images from files: layer tarball, config, manifest.
 //! - [`gobuild`]: images from Go main packages, ko-style (`go build` per platform, no daemon), on an

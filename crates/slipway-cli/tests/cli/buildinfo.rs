@@ -38,17 +38,22 @@ fn buildinfo_prints_what_go_version_m_prints() {
 }
 
 #[test]
-fn buildinfo_of_a_non_go_file_fails_with_gos_reason() {
+fn buildinfo_of_a_non_go_file_fails_as_go_version_m_does() {
+    use std::os::unix::fs::PermissionsExt as _;
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("script.sh");
     std::fs::write(&file, "#!/bin/sh\necho not a Go program\n").unwrap();
-    let out = run(&["gomod", "buildinfo", file.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        String::from_utf8(out.stderr).unwrap(),
-        format!(
-            "slipway: could not read Go build info from {}: unrecognized file format\n",
-            file.display()
-        )
-    );
+    // go reports the reason only for files that look executable; otherwise it fails silently.
+    for mode in [0o644, 0o755] {
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+        let want = go().args(["version", "-m"]).arg(&file).output().unwrap();
+        let out = run(&["gomod", "buildinfo", file.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(want.status.code(), Some(1));
+        assert_eq!(
+            String::from_utf8(out.stderr).unwrap(),
+            String::from_utf8(want.stderr).unwrap(),
+            "mode {mode:o}"
+        );
+    }
 }

@@ -71,10 +71,9 @@ pub fn lax_summary(src: &str) -> Option<LaxSummary> {
                 summary.go = Some(args[1].to_owned());
             }
             ("require", 3) => require(&mut summary, args[1], args[2])?,
-            // Wrong arity, repeats, lax go versions: parse_lax reports or fixes those.
-            ("module" | "go" | "require", _) => return None,
-            // parse_lax reads these too, and they can fail: leave them to it.
-            ("retract" | "ignore", _) => return None,
+            // Wrong arity, repeats and lax go versions (which parse_lax reports or fixes), and the other
+            // verbs parse_lax reads (which can fail): left to it.
+            ("module" | "go" | "require" | "retract" | "ignore", _) => return None,
             // Everything else is ignored in a dependency's go.mod.
             _ => {}
         }
@@ -154,7 +153,7 @@ mod tests {
     use super::*;
     use crate::modfile::ModFile;
 
-    /// What parse_lax reads, in the same shape.
+    /// What `parse_lax` reads, in the same shape.
     fn full(src: &str) -> Option<LaxSummary> {
         let f = ModFile::parse_lax("go.mod", src).ok()?;
         Some(LaxSummary {

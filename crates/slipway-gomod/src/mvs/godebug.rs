@@ -89,10 +89,7 @@ pub(crate) fn check(verb: &str, key: &str, value: &str, go_version: &str) -> Res
         return Err("value contains comma".to_owned());
     }
     if key == "default" {
-        let Some(v) = value
-            .strip_prefix("go")
-            .filter(|v| version::is_valid_go(v))
-        else {
+        let Some(v) = value.strip_prefix("go").filter(|v| version::is_valid_go(v)) else {
             return Err("value for default= must be goVERSION".to_owned());
         };
         if version::compare_go(v, go_version).is_gt() {

@@ -495,7 +495,9 @@ impl<'a> Loader<'a> {
 
     /// The replacement for `m`, if any (modload's `Replacement`).
     pub(crate) fn replacement(&self, m: &Mv) -> Option<&Replacement> {
-        if m.version.is_empty() && self.is_main(&m.path) {
+        if (m.version.is_empty() && self.is_main(&m.path))
+            || (self.work_replace.is_empty() && self.mod_replace.is_empty())
+        {
             return None;
         }
         let bare = Mv::new(&m.path, "");
@@ -771,7 +773,8 @@ impl<'a> Loader<'a> {
             .collect();
 
         // Postorder of the requirement graph below the build list (iterative, for deep chains).
-        let mut req_cache: HashMap<Mv, Vec<Mv>> = std::iter::once((main.clone(), Vec::new())).collect();
+        let mut req_cache: HashMap<Mv, Vec<Mv>> =
+            std::iter::once((main.clone(), Vec::new())).collect();
         let mut postorder: Vec<Mv> = Vec::new();
         for start in &list {
             if req_cache.contains_key(start) {

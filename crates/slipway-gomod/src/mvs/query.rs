@@ -87,7 +87,11 @@ fn matcher(path: &str, query: &str) -> Result<Matcher, FixError> {
                 "can't query version \"patch\" of module {path}: no existing version is required"
             )));
         }
-        q if q.starts_with("<=") || q.starts_with('<') || q.starts_with(">=") || q.starts_with('>') => {
+        q if q.starts_with("<=")
+            || q.starts_with('<')
+            || q.starts_with(">=")
+            || q.starts_with('>') =>
+        {
             let (op, v) = if let Some(v) = q.strip_prefix("<=") {
                 ("<=", v)
             } else if let Some(v) = q.strip_prefix(">=") {
@@ -141,7 +145,10 @@ fn is_prefix(v: &str) -> bool {
         return false;
     };
     let parts: Vec<&str> = rest.split('.').collect();
-    parts.len() <= 2 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    parts.len() <= 2
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn query(source: &dyn ModuleSource, path: &str, query: &str) -> Result<String, FixError> {
@@ -157,7 +164,9 @@ fn query(source: &dyn ModuleSource, path: &str, query: &str) -> Result<String, F
                     {
                         match stat(&canonical) {
                             Ok(v) => return Ok(v),
-                            Err(e) if !e.is_not_found() => return Err(info_error(source, &e, &canonical)),
+                            Err(e) if !e.is_not_found() => {
+                                return Err(info_error(source, &e, &canonical));
+                            }
                             Err(_) => {}
                         }
                     }
@@ -178,7 +187,9 @@ fn query(source: &dyn ModuleSource, path: &str, query: &str) -> Result<String, F
                 })?
                 .into_iter()
                 .filter(|v| {
-                    version::is_valid(v) && v.starts_with(&prefix) && !crate::pseudo::is_pseudo_version(v)
+                    version::is_valid(v)
+                        && v.starts_with(&prefix)
+                        && !crate::pseudo::is_pseudo_version(v)
                 })
                 .collect();
             // semver.Sort: by precedence, then by text.

@@ -19,6 +19,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use std::sync::Arc;
+
+use super::pack::Pack;
 use super::{Artifact, Error, Info, ModuleSource, Result};
 use crate::{dirhash, module, version};
 
@@ -39,6 +42,7 @@ use crate::{dirhash, module, version};
 #[derive(Debug, Clone)]
 pub struct ModCache {
     root: PathBuf,
+    pack: Option<Arc<Pack>>,
 }
 
 /// Where [`ModCache::download`] left one module version, as `go mod download -json` reports it.
@@ -63,7 +67,22 @@ const OLD_VGO_PREFIX: &[u8] = b"//vgo 0.0.";
 impl ModCache {
     /// The cache rooted at `root` (the `GOMODCACHE` directory, not its `cache/download` subdirectory).
     pub fn new(root: impl Into<PathBuf>) -> ModCache {
-        ModCache { root: root.into() }
+        ModCache {
+            root: root.into(),
+            pack: None,
+        }
+    }
+
+    /// Keeps the cache's small files (`.mod`, `.info`) in one pack file, `cache/slipway/pack`, read in
+    /// one go by the next run: a warm graph load then opens one file per `@v` directory's check instead
+    /// of one per module version. A directory is reused only while its identity and modification time
+    /// are unchanged (and were not changed within two seconds of the pack being written), which holds
+    /// for everything cmd/go and slipway write; a file rewritten in place by hand is not noticed.
+    /// [`from_env`](super::from_env) turns this on unless `SLIPWAY_MODCACHE_PACK=off`.
+    #[must_use]
+    pub fn with_pack(mut self, on: bool) -> ModCache {
+        self.pack = on.then(|| Arc::new(Pack::open(&self.root, self.download_root())));
+        self
     }
 
     /// The `GOMODCACHE` directory.
@@ -79,6 +98,16 @@ impl ModCache {
     /// The cache file for `path@version` with `suffix` (`info`, `mod`, `zip`, `ziphash`, `lock`), refusing
     /// versions cmd/go refuses to cache (invalid or non-canonical).
     pub fn file(&self, path: &str, version: &str, suffix: &str) -> Result<PathBuf> {
+        let (dir, name) = self.locate(path, version, suffix)?;
+        let mut file = self.download_root();
+        file.reserve(dir.len() + name.len() + 2);
+        file.push(dir);
+        file.push(name);
+        Ok(file)
+    }
+
+    // The `@v` directory (relative to `cache/download`) and file name of a cache file.
+    fn locate(&self, path: &str, version: &str, suffix: &str) -> Result<(String, String)> {
         let fail = |message: String| Error::Fetch {
             module: path.to_owned(),
             version: version.to_owned(),
@@ -94,13 +123,7 @@ impl ModCache {
             Some(_) => {}
         }
         let escaped_version = module::escape_version(version).map_err(|e| fail(e.to_string()))?;
-        // One allocation: this runs for every go.mod a graph loads.
-        let mut file = self.download_root();
-        file.reserve(escaped.len() + escaped_version.len() + suffix.len() + 6);
-        file.push(escaped);
-        file.push("@v");
-        file.push(escaped_version + "." + suffix);
-        Ok(file)
+        Ok((escaped + "/@v", escaped_version + "." + suffix))
     }
 
     fn not_found(&self, path: &str, version: &str, what: Artifact) -> Error {
@@ -115,10 +138,17 @@ impl ModCache {
     /// Reads a cache file; anything that keeps cmd/go from using it (bad version, missing file) is
     /// [`Error::NotFound`], so that a [`CachedSource`] goes on to its upstream.
     fn read(&self, path: &str, version: &str, suffix: &str, what: Artifact) -> Result<Vec<u8>> {
-        let Ok(file) = self.file(path, version, suffix) else {
+        let Ok((dir, name)) = self.locate(path, version, suffix) else {
             return Err(self.not_found(path, version, what));
         };
-        match super::read_file(&file) {
+        let file = self.download_root().join(&dir).join(&name);
+        let read = match &self.pack {
+            Some(pack) if matches!(what, Artifact::GoMod | Artifact::Info) => {
+                pack.read(&dir, &name, || super::read_file(&file))
+            }
+            _ => super::read_file(&file),
+        };
+        match read {
             Ok(data) => Ok(data),
             Err(e) if e.kind() == ErrorKind::NotFound => Err(self.not_found(path, version, what)),
             Err(e) => Err(io_error(path, version, &file, "reading", &e)),

@@ -804,7 +804,8 @@ impl GoEnv {
 
     /// The module cache.
     pub fn mod_cache(&self) -> ModCache {
-        ModCache::new(&self.gomodcache)
+        let pack = std::env::var_os("SLIPWAY_MODCACHE_PACK").is_none_or(|v| v != "off");
+        ModCache::new(&self.gomodcache).with_pack(pack)
     }
 
     /// What cmd/go reads modules from: the module cache, then the GOPROXY list (filling the cache).

@@ -16,6 +16,7 @@ mod env;
 #[cfg(feature = "http")]
 mod http;
 mod memory;
+mod pack;
 mod prefetch;
 
 pub use cache::{CachedSource, Download, ModCache};

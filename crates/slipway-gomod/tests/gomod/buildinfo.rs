@@ -254,11 +254,7 @@ fn version_m_reports_arguments_like_go() {
             let want = cmd.arg(&arg).output().unwrap();
             let got = slipway_gomod::buildinfo::go_version_m(&arg, json);
             assert_eq!(
-                (
-                    got.stdout.as_str(),
-                    got.stderr.as_str(),
-                    got.success
-                ),
+                (got.stdout.as_str(), got.stderr.as_str(), got.success),
                 (
                     String::from_utf8_lossy(&want.stdout).as_ref(),
                     String::from_utf8_lossy(&want.stderr).as_ref(),

@@ -1,47 +1,83 @@
 //! One repository of a registry as a store (feature `registry`), speaking the OCI distribution API.
 //!
-//! What it does beyond plain pulls and pushes:
+//! # What does the work
 //!
-//! - **Auth**: credentials from the Docker/containers auth files, `credsStore`/`credHelpers` executables
-//!   ([`auth`](CredentialSource)); the `WWW-Authenticate` flow: `Basic` sends the credentials, `Bearer`
-//!   fetches a token from the realm (`GET` with basic credentials when there are some, anonymous
-//!   otherwise; `POST` with `grant_type=refresh_token` for an identity token) for the scope the request
-//!   needs (`pull`, `pull,push`, plus `pull` on the source repository of a cross-repository mount).
-//! - **Uploads**: `HEAD` first (a blob already there is not sent); cross-repository mount from the
-//!   repositories in [`RegistryOptions::mount_from`] (a `202` answer means "not mounted": upload instead);
-//!   small blobs in one `PUT`, large ones in `PATCH` chunks of at least `OCI-Chunk-Min-Length` bytes, and a
-//!   monolithic `PUT` when the registry refuses chunks. Large blobs are spooled to a temporary file while
-//!   their digest is checked, so an upload session can be restarted from scratch.
-//! - **Retries**: on connection failures, timeouts, `429` and `5xx`, with exponential backoff, bounded by
+//! [`oci_client::Client`] (0.18, on reqwest + rustls) carries the requests its API can express:
+//! manifests by tag or digest (`pull_manifest_raw`, with its digest checks), manifest existence
+//! (`fetch_manifest_digest`), manifest pushes (`push_manifest_raw`), blob existence (`blob_exists`), blob
+//! downloads (`pull_blob_stream`, which verifies the digest as the stream ends), cross-repository mounts
+//! (`mount_blob`), one-request uploads of blobs held in memory (`push_blob` with `use_monolithic_push`),
+//! tags (`list_tags`, paged with `last`), the referrers API with its `sha256-<hex>` tag fallback on `404`
+//! (`pull_referrers`), and the token flow (`Client::auth` with `Basic` credentials or anonymous): it reads
+//! the registry's `WWW-Authenticate` challenge, fetches a bearer token for the repository and caches it per
+//! operation, or sends `Basic` credentials when that is what the registry asks for. Plain HTTP
+//! (`ClientProtocol::Http`) is used for loopback registries, as Docker does, or with
+//! [`RegistryOptions::plain_http`]; connect and read timeouts come from [`RegistryOptions::timeout`].
+//!
+//! # What this module adds, and why
+//!
+//! - **Credentials**: oci-client takes a user and password; where they come from is ours: the
+//!   Docker/containers auth files and `credsStore`/`credHelpers` executables ([`CredentialSource`]).
+//! - **Identity tokens**: 0.18 has no `refresh_token` grant, so for an `identitytoken` this module reads
+//!   the challenge and posts the grant to the token realm itself, then hands the access token to
+//!   `Client::auth` as `RegistryAuth::Bearer`, where oci-client caches and sends it like any other.
+//! - **Chunked uploads**: 0.18's chunked push cuts fixed 4 MiB chunks (its `push_chunk_size` is private)
+//!   and ignores `OCI-Chunk-Min-Length`; `push_blob` needs the whole blob in memory, and
+//!   `push_blob_stream` has no monolithic fallback (a consumed stream cannot be replayed). Blobs above
+//!   [`RegistryOptions::monolithic_limit`] are spooled to a temporary file while their digest is checked,
+//!   then sent here in `PATCH` chunks of [`RegistryOptions::chunk_size`] raised to the registry's
+//!   `OCI-Chunk-Min-Length`, falling back to one streamed `PUT` when the registry refuses chunks. These
+//!   requests use a reqwest client of the same stack with the token `Client::auth` returned.
+//! - **Retries**: oci-client makes each request once. Its calls are wrapped here: on connection
+//!   failures, timeouts, `429` and `5xx` they are repeated with exponential backoff, bounded by
 //!   [`RegistryOptions::retries`]; only idempotent requests are repeated, and a failed upload session is
-//!   restarted as a whole.
-//! - **Verification**: blobs are hashed while read (a mismatch fails the read at its end); manifests fetched
-//!   by digest are checked against it, by tag against `Docker-Content-Digest` when the registry sends one.
-//! - **Referrers**: `GET /v2/<repo>/referrers/<digest>`, falling back to the `sha256-<hex>` tag schema on
-//!   `404`; pushing a manifest with a `subject` to a registry that does not answer `OCI-Subject` updates
-//!   that fallback index.
-//! - **Transport**: plain HTTP to loopback hosts (as Docker does), or with [`RegistryOptions::plain_http`];
-//!   TLS (rustls, webpki roots) otherwise.
+//!   restarted as a whole. A `401` re-runs the token flow once (the token may have expired).
+//! - **Blob sizes**: `blob_exists` answers yes or no; [`BlobStore::blob_size`] needs `Content-Length`, so
+//!   that `HEAD` is made here.
+//! - **Referrers on push**: `push_manifest_raw` does not return the response headers, so a manifest with
+//!   a `subject` is put here, where the `OCI-Subject` answer tells whether the registry indexes it; when it
+//!   does not, the `sha256-<hex>` fallback index is updated (oci-client only reads that index).
+//! - **Verification**: on top of oci-client's checks, blobs are hashed as they are read (a mismatch fails
+//!   the read at its end) and manifests fetched by digest are hashed again; a manifest's media type is
+//!   taken from the document (`pull_manifest_raw` does not return `Content-Type`), which names OCI
+//!   indexes and Docker manifest lists alike.
+//! - **Errors**: oci-client's `OciDistributionError` never leaves this module; it is turned into
+//!   [`Error::Registry`] (with the HTTP status where the answer gives it) or [`Error::DigestMismatch`].
 //!
-//! The HTTP client is `ureq` (synchronous, already used by `slipway-gomod`): the store traits are
-//! synchronous, and what this store needs (streaming sync readers, Docker config auth, chunk sizes,
-//! mount fallback, the referrers fallback, OCI index media types) is outside `oci-client`'s API, so a
-//! second, async HTTP stack and a tokio runtime would add weight without doing any of the work.
+//! The store traits are synchronous: the store owns a small multi-threaded tokio runtime (shared by its
+//! clones) and blocks on it from the calling thread, so several threads can use one store at once; called
+//! from inside another runtime, the future is driven from a scoped thread instead of blocking that
+//! runtime.
+//!
+//! Two costs of oci-client 0.18 remain: against a registry that asks for no authentication at all, it
+//! probes `GET /v2/` before each of its requests (it caches tokens, and there is none to cache); and its
+//! tokens cover one repository, so on a token-auth registry a mount from a repository the token does not
+//! cover is answered `202` and the blob is uploaded instead.
 //!
 //! Credentials and tokens never appear in errors or `Debug` output.
 
 mod auth;
 
+#[doc(hidden)]
+pub use auth::fuzz_parsers;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
+use std::future::Future;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::errors::{OciDistributionError, OciErrorCode};
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Reference as OciReference, RegistryOperation};
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{Method, Response, StatusCode};
 use serde::Deserialize;
-use ureq::http::{self, HeaderMap, Method, Response};
-use ureq::{Body, SendBody};
 
 pub use auth::{CredentialSource, Credentials};
 
@@ -53,16 +89,21 @@ use crate::manifest::{self, Descriptor, Flavor, ImageIndex, Manifest, RawManifes
 use crate::reference::{DOCKER_HUB, ManifestRef, RegistryReference, Tag};
 
 /// The manifest media types asked for on every manifest request.
-const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
-    application/vnd.oci.image.manifest.v1+json, \
-    application/vnd.docker.distribution.manifest.list.v2+json, \
-    application/vnd.docker.distribution.manifest.v2+json";
-/// The largest manifest read (the distribution spec lets registries refuse more than 4 MiB).
-const MANIFEST_LIMIT: u64 = 8 << 20;
-/// How much of an error body is read for its message.
-const ERROR_BODY_LIMIT: u64 = 64 << 10;
+const MANIFEST_ACCEPT: [&str; 4] = [
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+];
+/// How much of an error body is kept for its message.
+const ERROR_BODY_LIMIT: usize = 64 << 10;
 /// The longest single backoff.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Tags asked for per page.
+const TAG_PAGE: usize = 1000;
+/// The block size of streamed request bodies read from a spool file.
+const STREAM_BLOCK: usize = 1 << 20;
+const USER_AGENT: &str = concat!("slipway/", env!("CARGO_PKG_VERSION"));
 
 /// How a [`RegistryStore`] talks to its registry.
 #[derive(Debug, Clone)]
@@ -76,7 +117,7 @@ pub struct RegistryOptions {
     pub retries: u32,
     /// The first backoff; each retry doubles it (at most 5 s).
     pub backoff: Duration,
-    /// How long to wait for a connection, a response, or the next bytes of one, before giving up.
+    /// How long to wait for a connection, or for the next bytes of a response, before giving up.
     pub timeout: Duration,
     /// Blobs up to this size are uploaded in one `PUT` from memory; larger ones are spooled to a
     /// temporary file and sent in chunks.
@@ -131,7 +172,7 @@ impl RegistryOptions {
         self
     }
 
-    /// The connect / response / stall timeout.
+    /// The connect / stall timeout.
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -160,7 +201,7 @@ impl RegistryOptions {
     }
 }
 
-/// One repository of a registry. Cheap to clone (clones share connections and tokens).
+/// One repository of a registry. Cheap to clone (clones share the runtime, connections and tokens).
 #[derive(Clone)]
 pub struct RegistryStore {
     client: Arc<Client>,
@@ -182,15 +223,23 @@ impl fmt::Display for RegistryStore {
     }
 }
 
-/// What a request needs the token to allow.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Scope {
+/// What a request needs the credentials to allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Op {
     Pull,
     Push,
-    Mount(String),
 }
 
-/// The body of a request: nothing, bytes in memory, or a range of a (spool) file.
+impl From<Op> for RegistryOperation {
+    fn from(op: Op) -> Self {
+        match op {
+            Op::Pull => RegistryOperation::Pull,
+            Op::Push => RegistryOperation::Push,
+        }
+    }
+}
+
+/// The body of one of this module's own requests: nothing, bytes in memory, or a range of a spool file.
 #[derive(Clone, Copy)]
 enum Payload<'a> {
     Empty,
@@ -202,25 +251,25 @@ enum Payload<'a> {
     },
 }
 
-/// One request, replayable (for auth and retries).
+/// One of this module's own requests, replayable (for auth and retries).
 struct Call<'a> {
     method: Method,
     url: String,
     headers: Vec<(&'static str, String)>,
     payload: Payload<'a>,
-    scope: Scope,
+    op: Op,
     idempotent: bool,
 }
 
 impl<'a> Call<'a> {
-    fn new(method: Method, url: String, scope: Scope) -> Self {
+    fn new(method: Method, url: String, op: Op) -> Self {
         let idempotent = matches!(method, Method::GET | Method::HEAD | Method::PUT);
         Call {
             method,
             url,
             headers: Vec::new(),
             payload: Payload::Empty,
-            scope,
+            op,
             idempotent,
         }
     }
@@ -259,6 +308,21 @@ impl Failure {
             transient: retryable_status(status),
         }
     }
+
+    fn plain(message: String) -> Self {
+        Failure {
+            status: None,
+            message,
+            transient: false,
+        }
+    }
+}
+
+/// How a wrapped oci-client call failed: in our own auth step, or in oci-client (kept whole, so that
+/// callers can tell "not found" and digest mismatches from other failures).
+enum Fail {
+    Auth(Failure),
+    Oci(OciDistributionError),
 }
 
 fn retryable_status(status: u16) -> bool {
@@ -267,17 +331,69 @@ fn retryable_status(status: u16) -> bool {
 
 #[derive(Default)]
 struct AuthState {
-    challenge: Option<auth::Challenge>,
-    /// Bearer tokens by scope key.
-    tokens: HashMap<String, String>,
     /// Whether `credentials` has been looked up yet.
     looked_up: bool,
     /// The credentials found (`None`: there are none).
     credentials: Option<Credentials>,
+    /// Operations authorised so far, with the `Authorization` header this module's own requests send
+    /// for them (`None`: anonymous).
+    granted: HashMap<Op, Option<String>>,
+}
+
+/// The tokio runtime a store blocks on. Shut down in the background when the last clone goes, so that
+/// dropping a store inside someone else's runtime does not panic.
+struct Runtime {
+    handle: tokio::runtime::Handle,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Runtime {
+    fn new() -> io::Result<Self> {
+        // Two workers drive the connections; the futures themselves run on the callers' threads
+        // (`Handle::block_on`), so many threads can wait on the store at once.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("slipway-registry")
+            .enable_all()
+            .build()?;
+        Ok(Runtime {
+            handle: runtime.handle().clone(),
+            runtime: Some(runtime),
+        })
+    }
+
+    fn block_on<F>(&self, future: F) -> F::Output
+    where
+        F: Future + Send,
+        F::Output: Send,
+    {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            // Blocking inside a runtime would panic (or starve it): drive the future from a plain thread.
+            std::thread::scope(|scope| {
+                scope
+                    .spawn(|| self.handle.block_on(future))
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+        } else {
+            self.handle.block_on(future)
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 struct Client {
-    agent: ureq::Agent,
+    runtime: Runtime,
+    oci: oci_client::Client,
+    /// For the requests oci-client cannot make (see the module docs).
+    http: reqwest::Client,
     /// `http(s)://HOST[:PORT]` of the API.
     base: String,
     registry: String,
@@ -291,27 +407,51 @@ impl RegistryStore {
     /// until the first request.
     pub fn new(reference: &RegistryReference, options: RegistryOptions) -> Result<Self> {
         let plain = options.plain_http || reference.is_loopback();
-        // Docker Hub's API lives on another host than its name.
+        // Docker Hub's API lives on another host than its name (oci-client maps it the same way).
         let host = if reference.registry == DOCKER_HUB {
             "registry-1.docker.io"
         } else {
             reference.registry.as_str()
         };
         let base = format!("{}://{host}", if plain { "http" } else { "https" });
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .user_agent(concat!("slipway/", env!("CARGO_PKG_VERSION")))
-            // Blobs are compressed already, and a transparently decoded body would not match its digest.
-            .accept_encoding(ureq::config::AutoHeaderValue::None)
-            .timeout_connect(Some(options.timeout))
-            .timeout_recv_response(Some(options.timeout))
-            .timeout_per_read(Some(options.timeout))
-            .timeout_per_write(Some(options.timeout))
-            .max_idle_connections_per_host(8)
-            .build();
+        let setup_error = |message: String| Error::Registry {
+            registry: reference.registry.clone(),
+            repository: reference.repository.clone(),
+            action: "setting up",
+            name: "the HTTP client".to_owned(),
+            status: None,
+            message,
+        };
+        let config = ClientConfig {
+            // One store talks to one registry, so a single scheme covers it.
+            protocol: if plain {
+                ClientProtocol::Http
+            } else {
+                ClientProtocol::Https
+            },
+            // oci-client only gets the blobs that fit in one request; larger ones are chunked here.
+            use_monolithic_push: true,
+            // Indexes are read whole; oci-client must never pick a platform on our behalf.
+            platform_resolver: None,
+            read_timeout: Some(options.timeout),
+            connect_timeout: Some(options.timeout),
+            user_agent: USER_AGENT,
+            ..ClientConfig::default()
+        };
+        let oci = oci_client::Client::try_from(config).map_err(|e| setup_error(e.to_string()))?;
+        let http = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .connect_timeout(options.timeout)
+            .read_timeout(options.timeout)
+            .pool_max_idle_per_host(8)
+            .build()
+            .map_err(|e| setup_error(error_chain(&e)))?;
+        let runtime = Runtime::new().map_err(|e| setup_error(e.to_string()))?;
         Ok(RegistryStore {
             client: Arc::new(Client {
-                agent: ureq::Agent::new_with_config(config),
+                runtime,
+                oci,
+                http,
                 base,
                 registry: reference.registry.clone(),
                 repository: reference.repository.clone(),
@@ -332,59 +472,34 @@ impl RegistryStore {
     }
 
     /// Mounts `digest` from repository `from` of the same registry; `false` when the registry did not
-    /// (it then opened an upload session, which is cancelled).
+    /// (it then opened an upload session instead, which is left to expire).
     pub fn mount_blob(&self, digest: &Digest, from: &str) -> Result<bool> {
         let c = &self.client;
-        let url = format!(
-            "{}?mount={}&from={}",
-            c.url("blobs/uploads/"),
-            digest,
-            encode_query(from)
-        );
-        let resp = c
-            .send(&Call::new(Method::POST, url, Scope::Mount(from.to_owned())).in_session())
-            .map_err(|f| c.error("mounting blob", digest.as_str(), f))?;
-        match resp.status().as_u16() {
-            201 => Ok(true),
-            202 => {
-                if let Some(location) = header(resp.headers(), "location") {
-                    // A session nobody will use; cancelling it is a courtesy, so a failure is ignored.
-                    let _ = c.send(&Call::new(
-                        Method::DELETE,
-                        c.resolve(&location),
-                        Scope::Push,
-                    ));
-                }
-                Ok(false)
-            }
-            status => Err(c.error(
-                "mounting blob",
-                digest.as_str(),
-                c.status_failure(status, resp),
-            )),
+        let target = c.oci_ref(None);
+        let source = OciReference::with_tag(c.registry.clone(), from.to_owned(), "latest".into());
+        let digest_text = digest.to_string();
+        match c.call(Op::Push, true, || {
+            c.oci.mount_blob(&target, &source, &digest_text)
+        }) {
+            // `201` with a Location, or `201` without one (the blob is there either way).
+            Ok(()) | Err(Fail::Oci(OciDistributionError::RegistryNoLocationError)) => Ok(true),
+            // oci-client expects `201`; `202` (a fresh upload session) is how a registry says "no".
+            Err(Fail::Oci(OciDistributionError::SpecViolationError(_))) => Ok(false),
+            Err(f) => Err(c.fail("mounting blob", digest.as_str(), f)),
         }
     }
 
     /// Whether a manifest with this digest is in the repository.
     pub fn has_manifest(&self, digest: &Digest) -> Result<bool> {
         let c = &self.client;
-        let call = Call::new(
-            Method::HEAD,
-            c.url(&format!("manifests/{digest}")),
-            Scope::Pull,
-        )
-        .header("accept", MANIFEST_ACCEPT);
-        let resp = c
-            .send(&call)
-            .map_err(|f| c.error("checking manifest", digest.as_str(), f))?;
-        match resp.status().as_u16() {
-            200 => Ok(true),
-            404 => Ok(false),
-            status => Err(c.error(
-                "checking manifest",
-                digest.as_str(),
-                c.status_failure(status, resp),
-            )),
+        let reference = c.oci_ref(Some(&ManifestRef::Digest(digest.clone())));
+        let auth = c.registry_auth();
+        match c.call(Op::Pull, true, || {
+            c.oci.fetch_manifest_digest(&reference, &auth)
+        }) {
+            Ok(_) => Ok(true),
+            Err(Fail::Oci(e)) if status_of(&e) == Some(404) => Ok(false),
+            Err(f) => Err(c.fail("checking manifest", digest.as_str(), f)),
         }
     }
 
@@ -393,17 +508,58 @@ impl RegistryStore {
         if manifest::is_manifest(&desc.media_type) || manifest::is_index(&desc.media_type) {
             self.has_manifest(&desc.digest)
         } else {
-            Ok(self.blob_size(&desc.digest)?.is_some())
+            self.has_blob(&desc.digest)
         }
     }
 
+    fn has_blob(&self, digest: &Digest) -> Result<bool> {
+        let c = &self.client;
+        let reference = c.oci_ref(None);
+        let digest_text = digest.to_string();
+        c.call(Op::Pull, true, || {
+            c.oci.blob_exists(&reference, &digest_text)
+        })
+        .map_err(|f| c.fail("checking blob", digest.as_str(), f))
+    }
+
+    /// Puts a manifest without a `subject` through oci-client.
+    fn push_manifest(&self, raw: &RawManifest, tag: Option<&Tag>) -> Result<()> {
+        let c = &self.client;
+        let target = match tag {
+            Some(t) => ManifestRef::Tag(t.clone()),
+            None => ManifestRef::Digest(raw.digest().clone()),
+        };
+        let name = reference_name(&target);
+        let reference = c.oci_ref(Some(&target));
+        let content_type = HeaderValue::from_str(raw.media_type()).map_err(|_| {
+            c.error(
+                "pushing manifest",
+                &name,
+                Failure::plain(format!(
+                    "the media type {:?} cannot be sent as a header",
+                    raw.media_type()
+                )),
+            )
+        })?;
+        let body = bytes::Bytes::copy_from_slice(raw.bytes());
+        match c.call(Op::Push, true, || {
+            c.oci
+                .push_manifest_raw(&reference, body.clone(), content_type.clone())
+        }) {
+            Ok(_) => Ok(()),
+            Err(f) => Err(c.fail("pushing manifest", &name, f)),
+        }
+    }
+
+    /// Puts a manifest with this module's own request, returning the response headers (for
+    /// `OCI-Subject`), and checks the digest the registry says it stored.
     fn put_manifest_bytes(&self, raw: &RawManifest, tag: Option<&Tag>) -> Result<HeaderMap> {
         let c = &self.client;
         let reference = tag.map_or_else(|| raw.digest().to_string(), ToString::to_string);
         let call = Call::new(
             Method::PUT,
             c.url(&format!("manifests/{reference}")),
-            Scope::Push,
+            Op::Push,
         )
         .header("content-type", raw.media_type())
         .payload(Payload::Bytes(raw.bytes()));
@@ -412,11 +568,8 @@ impl RegistryStore {
             .map_err(|f| c.error("pushing manifest", &reference, f))?;
         let status = resp.status().as_u16();
         if !(200..300).contains(&status) {
-            return Err(c.error(
-                "pushing manifest",
-                &reference,
-                c.status_failure(status, resp),
-            ));
+            let failure = c.status_failure(status, resp);
+            return Err(c.error("pushing manifest", &reference, failure));
         }
         if let Some(said) = header(resp.headers(), "docker-content-digest")
             && let Ok(said) = Digest::parse(&said)
@@ -450,13 +603,32 @@ impl RegistryStore {
         index.manifests.push(entry);
         index.media_type = Some(media_type::OCI_INDEX.to_owned());
         let encoded = RawManifest::encode_index(&index);
-        self.put_manifest_bytes(&encoded, Some(&tag))?;
-        Ok(())
+        self.push_manifest(&encoded, Some(&tag))
     }
 
-    /// Uploads verified content from `source` (`len` bytes), restarting the session on transient failures
-    /// and falling back from chunks to one `PUT` when chunks are refused.
+    /// Uploads verified content: small blobs through oci-client in one request, the rest in chunks here.
     fn upload(&self, digest: &Digest, source: &Spool) -> Result<()> {
+        let c = &self.client;
+        match source {
+            // oci-client refuses empty blobs (`PushNoDataError`); those take the path below.
+            Spool::Memory(bytes) if !bytes.is_empty() => {
+                let reference = c.oci_ref(None);
+                let data = bytes::Bytes::copy_from_slice(bytes);
+                let digest_text = digest.to_string();
+                // Each attempt opens a new session, so the whole push is safe to repeat.
+                c.call(Op::Push, true, || {
+                    c.oci.push_blob(&reference, data.clone(), &digest_text)
+                })
+                .map(drop)
+                .map_err(|f| c.fail("pushing blob", digest.as_str(), f))
+            }
+            _ => self.upload_here(digest, source),
+        }
+    }
+
+    /// Uploads `source` with this module's own requests, restarting the session on transient failures
+    /// and falling back from chunks to one `PUT` when chunks are refused.
+    fn upload_here(&self, digest: &Digest, source: &Spool) -> Result<()> {
         let c = &self.client;
         let mut chunked = source.len() > c.options.monolithic_limit;
         let mut attempt = 0;
@@ -488,7 +660,7 @@ impl RegistryStore {
         chunked: bool,
     ) -> Result<(), SessionFailure> {
         let c = &self.client;
-        let start = Call::new(Method::POST, c.url("blobs/uploads/"), Scope::Push).in_session();
+        let start = Call::new(Method::POST, c.url("blobs/uploads/"), Op::Push).in_session();
         let resp = c.send(&start).map_err(SessionFailure::Failed)?;
         let status = resp.status().as_u16();
         if status != 202 {
@@ -503,7 +675,7 @@ impl RegistryStore {
             let mut offset = 0;
             while offset < source.len() {
                 let len = chunk.min(source.len() - offset);
-                let call = Call::new(Method::PATCH, location.clone(), Scope::Push)
+                let call = Call::new(Method::PATCH, location.clone(), Op::Push)
                     .in_session()
                     .header("content-type", "application/octet-stream")
                     .header("content-range", format!("{offset}-{}", offset + len - 1))
@@ -516,9 +688,8 @@ impl RegistryStore {
                 location = c.location(&resp).map_err(SessionFailure::Failed)?;
                 offset += len;
             }
-            let call = Call::new(Method::PUT, with_digest(&location, digest), Scope::Push)
-                .in_session()
-                .header("content-length", "0");
+            let call =
+                Call::new(Method::PUT, with_digest(&location, digest), Op::Push).in_session();
             let resp = c.send(&call).map_err(SessionFailure::Failed)?;
             let status = resp.status().as_u16();
             if status != 201 {
@@ -526,7 +697,7 @@ impl RegistryStore {
             }
             return Ok(());
         }
-        let call = Call::new(Method::PUT, with_digest(&location, digest), Scope::Push)
+        let call = Call::new(Method::PUT, with_digest(&location, digest), Op::Push)
             .in_session()
             .header("content-type", "application/octet-stream")
             .payload(source.range(0, source.len()));
@@ -536,56 +707,6 @@ impl RegistryStore {
             return Err(SessionFailure::Failed(c.status_failure(status, resp)));
         }
         Ok(())
-    }
-
-    fn referrers_from_api(
-        &self,
-        subject: &Digest,
-        artifact_type: Option<&str>,
-    ) -> Result<Option<Vec<Descriptor>>> {
-        let c = &self.client;
-        let mut url = c.url(&format!("referrers/{subject}"));
-        if let Some(t) = artifact_type {
-            url = format!("{url}?artifactType={}", encode_query(t));
-        }
-        let call = Call::new(Method::GET, url, Scope::Pull).header("accept", media_type::OCI_INDEX);
-        let mut resp = c
-            .send(&call)
-            .map_err(|f| c.error("listing referrers of", subject.as_str(), f))?;
-        match resp.status().as_u16() {
-            200 => {
-                let bytes = resp
-                    .body_mut()
-                    .with_config()
-                    .limit(MANIFEST_LIMIT)
-                    .read_to_vec()
-                    .map_err(|e| {
-                        c.error(
-                            "listing referrers of",
-                            subject.as_str(),
-                            transport_failure(&e),
-                        )
-                    })?;
-                let index = decode_index(&bytes).map_err(|reason| {
-                    c.error(
-                        "listing referrers of",
-                        subject.as_str(),
-                        Failure {
-                            status: Some(200),
-                            message: reason,
-                            transient: false,
-                        },
-                    )
-                })?;
-                Ok(Some(index.manifests))
-            }
-            404 => Ok(None),
-            status => Err(c.error(
-                "listing referrers of",
-                subject.as_str(),
-                c.status_failure(status, resp),
-            )),
-        }
     }
 }
 
@@ -612,6 +733,20 @@ impl Client {
         format!("{}/v2/{}/{path}", self.base, self.repository)
     }
 
+    /// The repository as oci-client names it, at `target` (repository-wide calls ignore the tag).
+    fn oci_ref(&self, target: Option<&ManifestRef>) -> OciReference {
+        let (registry, repository) = (self.registry.clone(), self.repository.clone());
+        match target {
+            Some(ManifestRef::Digest(d)) => {
+                OciReference::with_digest(registry, repository, d.to_string())
+            }
+            Some(ManifestRef::Tag(t)) => {
+                OciReference::with_tag(registry, repository, t.to_string())
+            }
+            None => OciReference::with_tag(registry, repository, "latest".to_owned()),
+        }
+    }
+
     /// A `Location` header made absolute.
     fn resolve(&self, location: &str) -> String {
         if location.starts_with("http://") || location.starts_with("https://") {
@@ -623,7 +758,7 @@ impl Client {
         }
     }
 
-    fn location(&self, resp: &Response<Body>) -> Result<String, Failure> {
+    fn location(&self, resp: &Response) -> Result<String, Failure> {
         header(resp.headers(), "location")
             .map(|l| self.resolve(&l))
             .ok_or_else(|| Failure {
@@ -634,32 +769,8 @@ impl Client {
     }
 
     fn error(&self, action: &'static str, name: &str, failure: Failure) -> Error {
-        Error::Registry {
-            registry: self.registry.clone(),
-            repository: self.repository.clone(),
-            action,
-            name: name.to_owned(),
-            status: failure.status,
-            message: failure.message,
-        }
-    }
-
-    /// A failure from an unexpected status, with the registry's error text when it gave one.
-    fn status_failure(&self, status: u16, mut resp: Response<Body>) -> Failure {
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(ERROR_BODY_LIMIT)
-            .read_to_vec()
-            .unwrap_or_default();
-        let mut message = registry_error_text(&body).unwrap_or_else(|| {
-            http::StatusCode::from_u16(status)
-                .ok()
-                .and_then(|s| s.canonical_reason())
-                .unwrap_or("unexpected answer")
-                .to_ascii_lowercase()
-        });
-        if status == 401 || status == 403 {
+        let mut message = failure.message;
+        if matches!(failure.status, Some(401 | 403)) {
             let has_credentials = self
                 .auth
                 .lock()
@@ -672,7 +783,47 @@ impl Client {
                 format!("{message}: no credentials for {} were found", self.registry)
             };
         }
-        Failure::status(status, message)
+        Error::Registry {
+            registry: self.registry.clone(),
+            repository: self.repository.clone(),
+            action,
+            name: name.to_owned(),
+            status: failure.status,
+            message,
+        }
+    }
+
+    /// Names a failed oci-client call for the caller: digest mismatches as such, the rest as
+    /// registry errors.
+    fn fail(&self, action: &'static str, name: &str, fail: Fail) -> Error {
+        match fail {
+            Fail::Auth(failure) => self.error(action, name, failure),
+            Fail::Oci(OciDistributionError::DigestError(
+                oci_client::errors::DigestError::VerificationError { expected, actual },
+            )) => match (Digest::parse(&expected), Digest::parse(&actual)) {
+                (Ok(expected), Ok(actual)) => Error::DigestMismatch {
+                    expected,
+                    actual,
+                    location: None,
+                },
+                _ => self.error(
+                    action,
+                    name,
+                    Failure::plain(format!(
+                        "the registry served content for {expected} that hashes to {actual}"
+                    )),
+                ),
+            },
+            Fail::Oci(e) => self.error(action, name, classify(&e)),
+        }
+    }
+
+    /// A failure from an unexpected status of one of this module's own requests, with the registry's
+    /// error text when it gave one.
+    fn status_failure(&self, status: u16, resp: Response) -> Failure {
+        let body = self.runtime.block_on(resp.bytes()).unwrap_or_default();
+        let body = &body[..body.len().min(ERROR_BODY_LIMIT)];
+        Failure::status(status, status_message(status, body))
     }
 
     fn credentials(&self) -> Result<Option<Credentials>, Failure> {
@@ -683,70 +834,111 @@ impl Client {
             }
         }
         let found = auth::lookup(&self.options.credentials, &self.registry, &self.repository)
-            .map_err(|e| Failure {
-                status: None,
-                message: e.to_string(),
-                transient: false,
-            })?;
+            .map_err(|e| Failure::plain(e.to_string()))?;
         let mut state = self.auth.lock().unwrap_or_else(PoisonError::into_inner);
         state.looked_up = true;
         state.credentials.clone_from(&found);
         Ok(found)
     }
 
-    fn scopes(&self, scope: &Scope) -> Vec<String> {
-        let repo = &self.repository;
-        match scope {
-            Scope::Pull => vec![format!("repository:{repo}:pull")],
-            Scope::Push => vec![format!("repository:{repo}:pull,push")],
-            Scope::Mount(from) => vec![
-                format!("repository:{repo}:pull,push"),
-                format!("repository:{from}:pull"),
-            ],
+    /// What oci-client is told about the credentials on calls that take them (it keeps the first).
+    fn registry_auth(&self) -> RegistryAuth {
+        let state = self.auth.lock().unwrap_or_else(PoisonError::into_inner);
+        match &state.credentials {
+            Some(Credentials::Basic { username, password }) => {
+                RegistryAuth::Basic(username.clone(), password.clone())
+            }
+            _ => RegistryAuth::Anonymous,
         }
     }
 
-    /// The `Authorization` header for a request needing `scope`, once a challenge is known.
-    fn authorization(&self, scope: &Scope) -> Result<Option<String>, Failure> {
-        let scopes = self.scopes(scope);
-        let key = scopes.join(" ");
-        let challenge = {
-            let state = self.auth.lock().unwrap_or_else(PoisonError::into_inner);
-            let Some(challenge) = state.challenge.clone() else {
-                return Ok(None);
+    /// Runs the token flow for `op` once (until [`Client::forget`]): `Client::auth` caches the token for
+    /// oci-client's own requests; the returned header is what this module's requests send.
+    fn authorize(&self, op: Op) -> Result<Option<String>, Failure> {
+        if let Some(granted) = self
+            .auth
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .granted
+            .get(&op)
+        {
+            return Ok(granted.clone());
+        }
+        let credentials = self.credentials()?;
+        let reference = self.oci_ref(None);
+        let header = if let Some(Credentials::IdentityToken(refresh)) = &credentials {
+            match self
+                .runtime
+                .block_on(self.exchange_identity_token(refresh, op))?
+            {
+                Some(access) => {
+                    self.runtime
+                        .block_on(self.oci.auth(
+                            &reference,
+                            &RegistryAuth::Bearer(access.clone()),
+                            op.into(),
+                        ))
+                        .map_err(|e| auth_failure(&e))?;
+                    Some(format!("Bearer {access}"))
+                }
+                None => None,
+            }
+        } else {
+            let auth = match &credentials {
+                Some(Credentials::Basic { username, password }) => {
+                    RegistryAuth::Basic(username.clone(), password.clone())
+                }
+                _ => RegistryAuth::Anonymous,
             };
-            if let Some(token) = state.tokens.get(&key) {
-                return Ok(Some(format!("Bearer {token}")));
+            match self
+                .runtime
+                .block_on(self.oci.auth(&reference, &auth, op.into()))
+            {
+                Ok(Some(token)) => Some(format!("Bearer {token}")),
+                // No token service: Basic credentials if the registry wants them (oci-client sends them
+                // too), or nothing.
+                Ok(None) => credentials.as_ref().and_then(Credentials::basic_header),
+                Err(e) => return Err(auth_failure(&e)),
             }
-            challenge
         };
-        match challenge.scheme.as_str() {
-            "basic" => Ok(self.credentials()?.and_then(|c| c.basic_header())),
-            "bearer" => {
-                let token = self.fetch_token(&challenge, &scopes)?;
-                let header = format!("Bearer {token}");
-                self.auth
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .tokens
-                    .insert(key, token);
-                Ok(Some(header))
+        self.auth
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .granted
+            .insert(op, header.clone());
+        Ok(header)
+    }
+
+    /// [`Client::authorize`], repeated on transient failures (the token flow only reads).
+    fn authorize_retrying(&self, op: Op) -> Result<Option<String>, Failure> {
+        let mut attempt = 0;
+        loop {
+            match self.authorize(op) {
+                Err(failure) if failure.transient && attempt < self.options.retries => {
+                    self.backoff(attempt, None);
+                    attempt += 1;
+                }
+                result => return result,
             }
-            other => Err(Failure {
-                status: Some(401),
-                message: format!(
-                    "the registry asks for {other:?} authentication, which slipway does not speak"
-                ),
-                transient: false,
-            }),
         }
     }
 
-    fn fetch_token(
+    /// Drops what [`Client::authorize`] found for `op`, after the registry refused it.
+    fn forget(&self, op: Op) {
+        self.auth
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .granted
+            .remove(&op);
+    }
+
+    /// The `refresh_token` grant oci-client 0.18 lacks: reads the registry's challenge and trades the
+    /// identity token for an access token scoped to `op`. `None` when the registry asks for nothing.
+    async fn exchange_identity_token(
         &self,
-        challenge: &auth::Challenge,
-        scopes: &[String],
-    ) -> Result<String, Failure> {
+        refresh: &str,
+        op: Op,
+    ) -> Result<Option<String>, Failure> {
         #[derive(Deserialize)]
         struct TokenAnswer {
             #[serde(default)]
@@ -754,68 +946,82 @@ impl Client {
             #[serde(default)]
             access_token: Option<String>,
         }
-        let Some(realm) = challenge.params.get("realm").filter(|r| !r.is_empty()) else {
-            return Err(Failure {
-                status: Some(401),
-                message: "the registry's Bearer challenge names no realm".to_owned(),
-                transient: false,
-            });
-        };
-        let service = challenge.params.get("service").cloned().unwrap_or_default();
-        let credentials = self.credentials()?;
-        let result = if let Some(Credentials::IdentityToken(refresh)) = &credentials {
-            let mut form = vec![
-                ("grant_type", "refresh_token".to_owned()),
-                ("refresh_token", refresh.clone()),
-                ("client_id", "slipway".to_owned()),
-                ("service", service.clone()),
-            ];
-            if !scopes.is_empty() {
-                form.push(("scope", scopes.join(" ")));
-            }
-            self.agent
-                .post(realm.as_str())
-                .send_form(form.iter().map(|(k, v)| (*k, v.as_str())))
-        } else {
-            let mut request = self.agent.get(realm.as_str());
-            if !service.is_empty() {
-                request = request.query("service", &service);
-            }
-            for scope in scopes {
-                request = request.query("scope", scope);
-            }
-            if let Some(basic) = credentials.as_ref().and_then(Credentials::basic_header) {
-                request = request.header("authorization", basic);
-            }
-            request.call()
-        };
-        let mut resp = result.map_err(|e| {
-            let mut f = transport_failure(&e);
-            f.message = format!("fetching a token from {realm}: {}", f.message);
-            f
-        })?;
-        let status = resp.status().as_u16();
-        if status != 200 {
-            let mut f = self.status_failure(status, resp);
-            f.message = format!("the token service at {realm} said: {}", f.message);
-            return Err(f);
+        let probe = self
+            .http
+            .get(format!("{}/v2/", self.base))
+            .send()
+            .await
+            .map_err(|e| transport_failure(&e))?;
+        if probe.status() != StatusCode::UNAUTHORIZED {
+            return Ok(None);
         }
-        let answer: TokenAnswer = resp
-            .body_mut()
-            .with_config()
-            .limit(ERROR_BODY_LIMIT)
-            .read_to_vec()
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .ok_or_else(|| Failure {
-                status: Some(200),
-                message: format!("the token service at {realm} did not answer a token"),
-                transient: false,
+        let challenge = probe
+            .headers()
+            .get_all("www-authenticate")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(auth::parse_challenge)
+            .find(|c| c.scheme == "bearer");
+        let Some(realm) = challenge
+            .as_ref()
+            .and_then(|c| c.params.get("realm"))
+            .filter(|r| !r.is_empty())
+        else {
+            return Err(Failure::status(
+                401,
+                "an identity token needs a Bearer token service, and the registry names none"
+                    .to_owned(),
+            ));
+        };
+        let service = challenge
+            .as_ref()
+            .and_then(|c| c.params.get("service"))
+            .cloned()
+            .unwrap_or_default();
+        let scope = match op {
+            Op::Pull => format!("repository:{}:pull", self.repository),
+            Op::Push => format!("repository:{}:pull,push", self.repository),
+        };
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh),
+            ("client_id", "slipway"),
+            ("service", service.as_str()),
+            ("scope", scope.as_str()),
+        ]
+        .iter()
+        .map(|(k, v)| format!("{k}={}", encode_query(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+        let resp = self
+            .http
+            .post(realm.as_str())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+            .await
+            .map_err(|e| {
+                let mut f = transport_failure(&e);
+                f.message = format!("fetching a token from {realm}: {}", f.message);
+                f
             })?;
+        let status = resp.status().as_u16();
+        let body = resp.bytes().await.unwrap_or_default();
+        if status != 200 {
+            let body = &body[..body.len().min(ERROR_BODY_LIMIT)];
+            return Err(Failure::status(
+                status,
+                format!(
+                    "the token service at {realm} said: {}",
+                    status_message(status, body)
+                ),
+            ));
+        }
+        let answer: Option<TokenAnswer> = serde_json::from_slice(&body).ok();
         answer
-            .token
-            .or(answer.access_token)
+            .and_then(|a| a.token.or(a.access_token))
             .filter(|t| !t.is_empty())
+            .map(Some)
             .ok_or_else(|| Failure {
                 status: Some(200),
                 message: format!("the token service at {realm} answered no token"),
@@ -832,29 +1038,48 @@ impl Client {
         std::thread::sleep(retry_after.map_or(exp, |r| r.min(MAX_BACKOFF)));
     }
 
-    /// Sends a request: authenticates on a `401` challenge (once), retries idempotent requests on
-    /// transient failures. Other statuses are returned for the caller to judge.
-    fn send(&self, call: &Call<'_>) -> Result<Response<Body>, Failure> {
+    /// Runs an oci-client call: authorises first, re-authorises once on `401`, and repeats idempotent
+    /// calls on transient failures with backoff.
+    fn call<T, F, Fut>(&self, op: Op, idempotent: bool, call: F) -> Result<T, Fail>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, OciDistributionError>> + Send,
+        T: Send,
+    {
         let mut attempt = 0;
-        let mut challenged = false;
+        let mut reauthorized = false;
         loop {
-            let authorization = self.authorization(&call.scope)?;
+            if let Err(failure) = self.authorize_retrying(op) {
+                return Err(Fail::Auth(failure));
+            }
+            let error = match self.runtime.block_on(call()) {
+                Ok(value) => return Ok(value),
+                Err(e) => e,
+            };
+            let failure = classify(&error);
+            if failure.status == Some(401) && !reauthorized {
+                reauthorized = true;
+                self.forget(op);
+            } else if failure.transient && idempotent && attempt < self.options.retries {
+                self.backoff(attempt, None);
+                attempt += 1;
+            } else {
+                return Err(Fail::Oci(error));
+            }
+        }
+    }
+
+    /// Sends one of this module's own requests: re-authorises once on `401`, retries idempotent
+    /// requests on transient failures. Other statuses are returned for the caller to judge.
+    fn send(&self, call: &Call<'_>) -> Result<Response, Failure> {
+        let mut attempt = 0;
+        let mut reauthorized = false;
+        loop {
+            let authorization = self.authorize_retrying(call.op)?;
             match self.send_once(call, authorization.as_deref()) {
-                Ok(resp) if resp.status().as_u16() == 401 && !challenged => {
-                    challenged = true;
-                    let challenge = resp
-                        .headers()
-                        .get_all("www-authenticate")
-                        .iter()
-                        .filter_map(|v| v.to_str().ok())
-                        .filter_map(auth::parse_challenge)
-                        .max_by_key(|c| c.scheme == "bearer");
-                    let Some(challenge) = challenge else {
-                        return Err(self.status_failure(401, resp));
-                    };
-                    let mut state = self.auth.lock().unwrap_or_else(PoisonError::into_inner);
-                    state.tokens.clear();
-                    state.challenge = Some(challenge);
+                Ok(resp) if resp.status() == StatusCode::UNAUTHORIZED && !reauthorized => {
+                    reauthorized = true;
+                    self.forget(call.op);
                 }
                 Ok(resp)
                     if retryable_status(resp.status().as_u16())
@@ -868,8 +1093,7 @@ impl Client {
                     attempt += 1;
                 }
                 Ok(resp) => return Ok(resp),
-                Err(e) => {
-                    let failure = transport_failure(&e);
+                Err(failure) => {
                     if failure.transient && call.idempotent && attempt < self.options.retries {
                         self.backoff(attempt, None);
                         attempt += 1;
@@ -881,56 +1105,182 @@ impl Client {
         }
     }
 
-    fn send_once(
-        &self,
-        call: &Call<'_>,
-        authorization: Option<&str>,
-    ) -> Result<Response<Body>, ureq::Error> {
-        let mut builder = http::Request::builder()
-            .method(call.method.clone())
-            .uri(&call.url);
+    fn send_once(&self, call: &Call<'_>, authorization: Option<&str>) -> Result<Response, Failure> {
+        let mut request = self.http.request(call.method.clone(), &call.url);
         for (name, value) in &call.headers {
-            builder = builder.header(*name, value);
+            request = request.header(*name, value);
         }
         if let Some(a) = authorization {
-            builder = builder.header("authorization", a);
+            request = request.header("authorization", a);
         }
-        match call.payload {
-            Payload::Empty => {
-                if matches!(call.method, Method::POST | Method::PUT | Method::PATCH)
-                    && !call.headers.iter().any(|(n, _)| *n == "content-length")
-                {
-                    builder = builder.header("content-length", "0");
-                }
-                self.agent.run(builder.body(())?)
+        request = match call.payload {
+            // Registries want a length on every body-carrying request, even an empty one.
+            Payload::Empty if matches!(call.method, Method::POST | Method::PUT | Method::PATCH) => {
+                request.header("content-length", "0")
             }
-            Payload::Bytes(bytes) => self.agent.run(builder.body(bytes)?),
+            Payload::Empty => request,
+            Payload::Bytes(bytes) => request.body(bytes.to_vec()),
             Payload::File { file, offset, len } => {
-                let mut reader = file.try_clone()?;
-                reader.seek(SeekFrom::Start(offset))?;
-                let mut limited = reader.take(len);
-                let request = builder
+                let mut reader = file
+                    .try_clone()
+                    .map_err(|e| Failure::plain(format!("reopening the spool file: {e}")))?;
+                reader
+                    .seek(SeekFrom::Start(offset))
+                    .map_err(|e| Failure::plain(format!("seeking in the spool file: {e}")))?;
+                request
                     .header("content-length", len.to_string())
-                    .body(SendBody::from_reader(&mut limited))?;
-                self.agent.run(request)
+                    .body(reqwest::Body::wrap_stream(file_stream(reader.take(len))))
             }
+        };
+        // `send` starts its timers when called, which needs the runtime: call it inside the future.
+        self.runtime
+            .block_on(async move { request.send().await })
+            .map_err(|e| transport_failure(&e))
+    }
+}
+
+/// A spool file range as a body stream, read in blocks as the connection takes them.
+fn file_stream(reader: io::Take<File>) -> BoxStream<'static, io::Result<Vec<u8>>> {
+    futures_util::stream::unfold(Some(reader), |state| async move {
+        let mut reader = state?;
+        let mut block = vec![0u8; STREAM_BLOCK];
+        let mut filled = 0;
+        // Page-cache reads of one block: short enough not to hold up the runtime.
+        while filled < block.len() {
+            match reader.read(&mut block[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Some((Err(e), None)),
+            }
+        }
+        if filled == 0 {
+            return None;
+        }
+        block.truncate(filled);
+        Some((Ok(block), Some(reader)))
+    })
+    .boxed()
+}
+
+/// The status an oci-client error carries: the HTTP status where it kept one, else the one the
+/// distribution spec gives the registry's error code.
+fn status_of(e: &OciDistributionError) -> Option<u16> {
+    match e {
+        OciDistributionError::RequestError(e) => e.status().map(|s| s.as_u16()),
+        OciDistributionError::ServerError { code, .. } => Some(*code),
+        OciDistributionError::UnauthorizedError { .. } => Some(401),
+        OciDistributionError::RegistryError { envelope, .. } => {
+            envelope.errors.iter().find_map(|e| match e.code {
+                OciErrorCode::BlobUnknown
+                | OciErrorCode::ManifestUnknown
+                | OciErrorCode::NameUnknown
+                | OciErrorCode::NotFound
+                | OciErrorCode::BlobUploadUnknown => Some(404),
+                OciErrorCode::Unauthorized => Some(401),
+                OciErrorCode::Denied => Some(403),
+                OciErrorCode::Toomanyrequests => Some(429),
+                _ => None,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// An oci-client error as a [`Failure`]: status, message without URLs' noise, and whether to retry.
+fn classify(e: &OciDistributionError) -> Failure {
+    let status = status_of(e);
+    match e {
+        OciDistributionError::RequestError(inner) => match status {
+            Some(s) => Failure::status(s, status_message(s, b"")),
+            None => transport_failure(inner),
+        },
+        OciDistributionError::IoError(inner) => Failure {
+            status: None,
+            message: inner.to_string(),
+            transient: true,
+        },
+        OciDistributionError::ServerError { code, message, .. } => {
+            Failure::status(*code, status_message(*code, message.as_bytes()))
+        }
+        OciDistributionError::RegistryError { envelope, .. } => {
+            let text = serde_json::to_vec(envelope)
+                .ok()
+                .and_then(|body| registry_error_text(&body))
+                .unwrap_or_else(|| "the registry refused the request".to_owned());
+            Failure {
+                status,
+                message: text,
+                transient: status.is_some_and(retryable_status),
+            }
+        }
+        OciDistributionError::UnauthorizedError { .. } => {
+            Failure::status(401, "unauthorized".into())
+        }
+        other => Failure::plain(other.to_string()),
+    }
+}
+
+/// A failed `Client::auth`: the token service's refusal, or the transport's trouble.
+fn auth_failure(e: &OciDistributionError) -> Failure {
+    match e {
+        // oci-client keeps the token service's answer but not its status; the registry's own answer
+        // that started the flow was a 401 challenge.
+        OciDistributionError::AuthenticationFailure(reason) => {
+            let said = registry_error_text(reason.as_bytes())
+                .or_else(|| reason.lines().next().map(str::trim).map(str::to_owned))
+                .filter(|s| !s.is_empty());
+            Failure::status(
+                401,
+                match said {
+                    Some(said) => format!("the token service refused to issue a token: {said}"),
+                    None => "the token service refused to issue a token".to_owned(),
+                },
+            )
+        }
+        OciDistributionError::RegistryTokenDecodeError(_) => {
+            Failure::plain("the token service answered something that is not a token".to_owned())
+        }
+        other => {
+            let mut f = classify(other);
+            f.message = format!("authenticating: {}", f.message);
+            f
         }
     }
 }
 
-fn transport_failure(e: &ureq::Error) -> Failure {
-    let transient = matches!(
-        e,
-        ureq::Error::Io(_)
-            | ureq::Error::Timeout(_)
-            | ureq::Error::ConnectionFailed
-            | ureq::Error::Protocol(_)
-    );
-    Failure {
-        status: None,
-        message: e.to_string(),
-        transient,
+/// A reqwest error with its causes (its own text names only the URL).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
     }
+    text
+}
+
+fn transport_failure(e: &reqwest::Error) -> Failure {
+    Failure {
+        status: e.status().map(|s| s.as_u16()),
+        message: error_chain(e),
+        // Connection refused/reset, timeouts, bodies cut short: all worth another try.
+        transient: e.is_connect() || e.is_timeout() || e.is_request() || e.is_body(),
+    }
+}
+
+/// The registry's error text for `status`, or the status's reason phrase.
+fn status_message(status: u16, body: &[u8]) -> String {
+    registry_error_text(body).unwrap_or_else(|| {
+        StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("unexpected answer")
+            .to_ascii_lowercase()
+    })
 }
 
 /// The text of a distribution-spec error body: `CODE: message; …`.
@@ -965,6 +1315,13 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
+}
+
+fn reference_name(target: &ManifestRef) -> String {
+    match target {
+        ManifestRef::Tag(t) => t.to_string(),
+        ManifestRef::Digest(d) => d.to_string(),
+    }
 }
 
 fn with_digest(location: &str, digest: &Digest) -> String {
@@ -1006,7 +1363,7 @@ fn decode_index(bytes: &[u8]) -> Result<ImageIndex, String> {
 }
 
 /// The media type of a fetched manifest: the `Content-Type` unless it is generic, else the document's own
-/// `mediaType`, else an OCI image manifest.
+/// `mediaType`, else (a document with `manifests`) an OCI index, else an OCI image manifest.
 fn manifest_media_type(content_type: Option<&str>, bytes: &[u8]) -> String {
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
@@ -1136,12 +1493,34 @@ impl<R: Read> Read for VerifyingReader<R> {
     }
 }
 
+/// oci-client's blob stream as a synchronous reader, blocking on the store's runtime for each block.
+struct StreamReader {
+    client: Arc<Client>,
+    stream: BoxStream<'static, io::Result<bytes::Bytes>>,
+    pending: bytes::Bytes,
+}
+
+impl Read for StreamReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pending.is_empty() {
+            match self.client.runtime.block_on(self.stream.next()) {
+                None => return Ok(0),
+                Some(block) => self.pending = block?,
+            }
+        }
+        let n = buf.len().min(self.pending.len());
+        buf[..n].copy_from_slice(&self.pending.split_to(n));
+        Ok(n)
+    }
+}
+
 impl BlobStore for RegistryStore {
     type Error = Error;
 
     fn blob_size(&self, digest: &Digest) -> Result<Option<u64>> {
+        // `blob_exists` drops Content-Length, which is the answer here: this HEAD is ours.
         let c = &self.client;
-        let call = Call::new(Method::HEAD, c.url(&format!("blobs/{digest}")), Scope::Pull);
+        let call = Call::new(Method::HEAD, c.url(&format!("blobs/{digest}")), Op::Pull);
         let resp = c
             .send(&call)
             .map_err(|f| c.error("checking blob", digest.as_str(), f))?;
@@ -1152,42 +1531,43 @@ impl BlobStore for RegistryStore {
                     .unwrap_or(0),
             )),
             404 => Ok(None),
-            status => Err(c.error(
-                "checking blob",
-                digest.as_str(),
-                c.status_failure(status, resp),
-            )),
+            status => {
+                let failure = c.status_failure(status, resp);
+                Err(c.error("checking blob", digest.as_str(), failure))
+            }
         }
     }
 
     fn open_blob(&self, digest: &Digest) -> Result<Option<BlobReader<'_>>> {
         let c = &self.client;
-        let call = Call::new(Method::GET, c.url(&format!("blobs/{digest}")), Scope::Pull);
-        let resp = c
-            .send(&call)
-            .map_err(|f| c.error("fetching blob", digest.as_str(), f))?;
-        match resp.status().as_u16() {
-            200 => {
-                let reader = VerifyingReader {
-                    inner: resp.into_body().into_reader(),
-                    digester: Some(Digester::new(digest.algorithm())),
-                    expected: digest.clone(),
-                    origin: self.to_string(),
-                };
-                Ok(Some(Box::new(reader)))
-            }
-            404 => Ok(None),
-            status => Err(c.error(
-                "fetching blob",
-                digest.as_str(),
-                c.status_failure(status, resp),
-            )),
-        }
+        let reference = c.oci_ref(None);
+        let digest_text = digest.to_string();
+        let sized = match c.call(Op::Pull, true, || {
+            c.oci.pull_blob_stream(&reference, digest_text.as_str())
+        }) {
+            Ok(sized) => sized,
+            Err(Fail::Oci(e)) if status_of(&e) == Some(404) => return Ok(None),
+            Err(f) => return Err(c.fail("fetching blob", digest.as_str(), f)),
+        };
+        let reader = VerifyingReader {
+            inner: StreamReader {
+                client: Arc::clone(c),
+                stream: sized.stream,
+                pending: bytes::Bytes::new(),
+            },
+            digester: Some(Digester::new(digest.algorithm())),
+            expected: digest.clone(),
+            origin: self.to_string(),
+        };
+        Ok(Some(Box::new(reader)))
     }
 
     fn put_blob(&self, digest: &Digest, size: Option<u64>, data: &mut dyn Read) -> Result<u64> {
-        if let Some(held) = self.blob_size(digest)? {
-            return Ok(size.unwrap_or(held));
+        if self.has_blob(digest)? {
+            return match size {
+                Some(s) => Ok(s),
+                None => Ok(self.blob_size(digest)?.unwrap_or(0)),
+            };
         }
         for from in &self.client.options.mount_from {
             if from != &self.client.repository && self.mount_blob(digest, from)? {
@@ -1208,50 +1588,30 @@ impl ManifestStore for RegistryStore {
 
     fn get_manifest(&self, target: &ManifestRef) -> Result<Option<RawManifest>> {
         let c = &self.client;
-        let name = match target {
-            ManifestRef::Tag(t) => t.to_string(),
-            ManifestRef::Digest(d) => d.to_string(),
+        let name = reference_name(target);
+        let reference = c.oci_ref(Some(target));
+        let auth = c.registry_auth();
+        // oci-client checks the bytes against the digest asked for, or against Docker-Content-Digest.
+        let (bytes, _) = match c.call(Op::Pull, true, || {
+            c.oci.pull_manifest_raw(&reference, &auth, &MANIFEST_ACCEPT)
+        }) {
+            Ok(found) => found,
+            Err(Fail::Oci(e)) if status_of(&e) == Some(404) => return Ok(None),
+            Err(f) => return Err(c.fail("fetching manifest", &name, f)),
         };
-        let call = Call::new(
-            Method::GET,
-            c.url(&format!("manifests/{name}")),
-            Scope::Pull,
-        )
-        .header("accept", MANIFEST_ACCEPT);
-        let mut resp = c
-            .send(&call)
-            .map_err(|f| c.error("fetching manifest", &name, f))?;
-        match resp.status().as_u16() {
-            200 => {}
-            404 => return Ok(None),
-            status => {
-                return Err(c.error("fetching manifest", &name, c.status_failure(status, resp)));
-            }
-        }
-        let content_type = header(resp.headers(), "content-type");
-        let said = header(resp.headers(), "docker-content-digest");
-        let bytes = resp
-            .body_mut()
-            .with_config()
-            .limit(MANIFEST_LIMIT)
-            .read_to_vec()
-            .map_err(|e| c.error("fetching manifest", &name, transport_failure(&e)))?;
-        let expected = match target {
-            ManifestRef::Digest(d) => Some(d.clone()),
-            ManifestRef::Tag(_) => said.and_then(|s| Digest::parse(&s).ok()),
-        };
-        if let Some(expected) = expected {
+        if let ManifestRef::Digest(expected) = target {
+            // Again with our own hasher: oci-client passes digests of algorithms it does not know.
             let actual = Digest::of(expected.algorithm(), &bytes);
-            if actual != expected {
+            if actual != *expected {
                 return Err(Error::DigestMismatch {
-                    expected,
+                    expected: expected.clone(),
                     actual,
                     location: None,
                 });
             }
         }
-        let media_type = manifest_media_type(content_type.as_deref(), &bytes);
-        Ok(Some(RawManifest::new(&media_type, bytes)))
+        let media_type = manifest_media_type(None, &bytes);
+        Ok(Some(RawManifest::new(&media_type, bytes.to_vec())))
     }
 
     fn put_manifest(&self, manifest: &RawManifest, tag: Option<&Tag>) -> Result<()> {
@@ -1265,76 +1625,48 @@ impl ManifestStore for RegistryStore {
                 });
             }
         }
-        let headers = self.put_manifest_bytes(manifest, tag)?;
         let subject = match manifest.decode() {
             Ok(Manifest::Image(m)) => m.subject,
             Ok(Manifest::Index(i)) => i.subject,
             Err(_) => None,
         };
-        if let Some(subject) = subject
-            && headers.get("oci-subject").is_none()
-        {
+        let Some(subject) = subject else {
+            return self.push_manifest(manifest, tag);
+        };
+        let headers = self.put_manifest_bytes(manifest, tag)?;
+        if headers.get("oci-subject").is_none() {
             self.update_fallback_index(&subject.digest, manifest)?;
         }
         Ok(())
     }
 
     fn tags(&self) -> Result<Vec<Tag>> {
-        #[derive(Deserialize)]
-        struct TagList {
-            #[serde(default)]
-            tags: Option<Vec<String>>,
-        }
         let c = &self.client;
-        let mut url = c.url("tags/list?n=1000");
-        let mut tags = Vec::new();
-        // Bounded: a registry whose `Link` never ends cannot keep us here.
+        let reference = c.oci_ref(None);
+        let auth = c.registry_auth();
+        let mut tags: Vec<Tag> = Vec::new();
+        let mut last: Option<String> = None;
+        // Paged with `last` (oci-client does not expose `Link`); a page that adds nothing ends it, and
+        // the bound keeps a registry that ignores `last` from holding us here.
         for _ in 0..10_000 {
-            let mut resp = c
-                .send(&Call::new(Method::GET, url.clone(), Scope::Pull))
-                .map_err(|f| c.error("listing tags", "", f))?;
-            match resp.status().as_u16() {
-                200 => {}
-                404 => break,
-                status => {
-                    return Err(c.error("listing tags", "", c.status_failure(status, resp)));
-                }
+            let page = match c.call(Op::Pull, true, || {
+                c.oci
+                    .list_tags(&reference, &auth, Some(TAG_PAGE), last.as_deref())
+            }) {
+                Ok(page) => page,
+                Err(Fail::Oci(e)) if status_of(&e) == Some(404) => break,
+                Err(f) => return Err(c.fail("listing tags", "", f)),
+            };
+            let before = tags.len();
+            let page_last = page.tags.last().cloned();
+            tags.extend(page.tags.iter().filter_map(|t| Tag::new(t).ok()));
+            tags.sort();
+            tags.dedup();
+            if tags.len() == before || page_last.is_none() || page_last == last {
+                break;
             }
-            let next = header(resp.headers(), "link").and_then(|l| {
-                let start = l.find('<')? + 1;
-                let end = l[start..].find('>')? + start;
-                Some(c.resolve(&l[start..end]))
-            });
-            let bytes = resp
-                .body_mut()
-                .with_config()
-                .limit(MANIFEST_LIMIT)
-                .read_to_vec()
-                .map_err(|e| c.error("listing tags", "", transport_failure(&e)))?;
-            let list: TagList = serde_json::from_slice(&bytes).map_err(|e| {
-                c.error(
-                    "listing tags",
-                    "",
-                    Failure {
-                        status: Some(200),
-                        message: format!("the tag list is not JSON: {e}"),
-                        transient: false,
-                    },
-                )
-            })?;
-            tags.extend(
-                list.tags
-                    .unwrap_or_default()
-                    .iter()
-                    .filter_map(|t| Tag::new(t).ok()),
-            );
-            match next {
-                Some(n) => url = n,
-                None => break,
-            }
+            last = page_last;
         }
-        tags.sort();
-        tags.dedup();
         Ok(tags)
     }
 }
@@ -1343,27 +1675,29 @@ impl Referrers for RegistryStore {
     type Error = Error;
 
     fn referrers(&self, subject: &Digest, artifact_type: Option<&str>) -> Result<Vec<Descriptor>> {
-        let listed = match self.referrers_from_api(subject, artifact_type)? {
-            Some(listed) => listed,
-            None => match self.get_manifest(&ManifestRef::Tag(fallback_tag(subject)?))? {
-                Some(raw) => {
-                    decode_index(raw.bytes())
-                        .map_err(|reason| {
-                            self.client.error(
-                                "listing referrers of",
-                                subject.as_str(),
-                                Failure {
-                                    status: Some(200),
-                                    message: reason,
-                                    transient: false,
-                                },
-                            )
-                        })?
-                        .manifests
-                }
-                None => Vec::new(),
-            },
-        };
+        let c = &self.client;
+        let reference = c.oci_ref(Some(&ManifestRef::Digest(subject.clone())));
+        // oci-client falls back to the `sha256-<hex>` tag when the registry has no referrers API.
+        let index = c
+            .call(Op::Pull, true, || {
+                c.oci.pull_referrers(&reference, artifact_type)
+            })
+            .map_err(|f| c.fail("listing referrers of", subject.as_str(), f))?;
+        let listed = serde_json::to_vec(&index)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| decode_index(&bytes))
+            .map_err(|reason| {
+                c.error(
+                    "listing referrers of",
+                    subject.as_str(),
+                    Failure {
+                        status: Some(200),
+                        message: reason,
+                        transient: false,
+                    },
+                )
+            })?
+            .manifests;
         // Registries may ignore the filter (they say so by leaving out `OCI-Filters-Applied`).
         Ok(listed
             .into_iter()
@@ -1455,7 +1789,19 @@ mod tests {
                                 _ => return,
                             }
                         }
-                        let head = String::from_utf8_lossy(&head).into_owned();
+                        let mut head = String::from_utf8_lossy(&head).into_owned();
+                        // A request body (a token grant) is read too, and shown after the head.
+                        let length = head
+                            .lines()
+                            .filter_map(|l| l.split_once(':'))
+                            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                            .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        let mut body = vec![0u8; length];
+                        if conn.read_exact(&mut body).is_err() {
+                            return;
+                        }
+                        head.push_str(&String::from_utf8_lossy(&body));
                         log.lock().unwrap().push(head.clone());
                         let (status, headers, body) = answer(&head);
                         let mut out =
@@ -1611,6 +1957,80 @@ mod tests {
         );
         assert!(
             err.contains("token service") && err.contains("HTTP 401"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn identity_tokens_are_traded_for_access_tokens_and_tags_are_paged() {
+        let addr_cell: Arc<Mutex<String>> = Arc::default();
+        let realm_addr = Arc::clone(&addr_cell);
+        let (addr, seen) = fake_registry(move |head| {
+            let first = head.lines().next().unwrap_or("");
+            if first.starts_with("POST /token ") {
+                if head.contains("grant_type=refresh_token")
+                    && head.contains("refresh_token=refresh-secret")
+                {
+                    return (200, vec![], br#"{"access_token":"acc-1"}"#.to_vec());
+                }
+                return (401, vec![], Vec::new());
+            }
+            if !head
+                .to_ascii_lowercase()
+                .contains("authorization: bearer acc-1")
+            {
+                let realm = realm_addr.lock().unwrap().clone();
+                let challenge = format!(r#"Bearer realm="http://{realm}/token",service="fake""#);
+                return (
+                    401,
+                    vec![("www-authenticate".into(), challenge)],
+                    Vec::new(),
+                );
+            }
+            if first.starts_with("GET /v2/team/app/tags/list") {
+                let tags = if first.contains("last=b") {
+                    "[]"
+                } else {
+                    r#"["a","b"]"#
+                };
+                let body = format!(r#"{{"name":"team/app","tags":{tags}}}"#);
+                return (200, vec![], body.into_bytes());
+            }
+            (404, vec![], Vec::new())
+        });
+        *addr_cell.lock().unwrap() = addr.clone();
+        let store = store_for(
+            &addr,
+            CredentialSource::Explicit(Credentials::IdentityToken("refresh-secret".into())),
+        );
+        let tags = store.tags().unwrap();
+        assert_eq!(tags.iter().map(Tag::as_str).collect::<Vec<_>>(), ["a", "b"]);
+        let heads = seen.lock().unwrap().clone();
+        let grants: Vec<_> = heads
+            .iter()
+            .filter(|h| h.starts_with("POST /token "))
+            .collect();
+        assert_eq!(grants.len(), 1, "{heads:?}");
+        assert!(
+            grants[0].contains("scope=repository%3Ateam%2Fapp%3Apull")
+                && grants[0].contains("service=fake"),
+            "{}",
+            grants[0]
+        );
+        assert!(
+            heads.iter().any(|h| h.contains("last=b")),
+            "the second page is asked for: {heads:?}"
+        );
+        assert!(!format!("{store:?}").contains("refresh-secret"));
+
+        // A refused grant names the token service and its status, not the token.
+        let refused = store_for(
+            &addr,
+            CredentialSource::Explicit(Credentials::IdentityToken("stale".into())),
+        );
+        let err = refused.tags().unwrap_err().to_string();
+        assert!(
+            err.contains("token service") && err.contains("HTTP 401") && !err.contains("stale"),
             "{err}"
         );
     }

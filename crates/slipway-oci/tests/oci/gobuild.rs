@@ -370,3 +370,22 @@ fn a_docker_base_gives_docker_media_types_and_keeps_its_user() {
     assert_eq!(config.config.unwrap().user.as_deref(), Some("1000:1000"));
     assert!(store.verify().unwrap().is_ok());
 }
+
+#[test]
+fn a_package_that_is_not_main_is_refused_by_name() {
+    let dest = tempfile::tempdir().unwrap();
+    let store = OciLayout::create(dest.path()).unwrap();
+    let err = slipway_oci::gobuild::build_go_images(
+        &testdata("hello"),
+        "./pkg/greeting",
+        &options(&["linux/amd64"]),
+        &store,
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::NotMain { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "./pkg/greeting is not a main package: only commands (package main) can be built into images"
+    );
+    assert!(store.index().unwrap().manifests.is_empty());
+}

@@ -234,6 +234,16 @@ fn from_config(
     {
         return Ok(Some(found));
     }
+    from_auths(config, file, registry, repository)
+}
+
+/// The `auths` entry for the repository, decoded.
+fn from_auths(
+    config: &ConfigFile,
+    file: &Path,
+    registry: &str,
+    repository: &str,
+) -> Result<Option<Credentials>, Error> {
     let Some((key, entry)) = best_key(&config.auths, registry, repository) else {
         return Ok(None);
     };
@@ -320,6 +330,32 @@ fn run_helper(name: &str, registry: &str) -> Result<Option<Credentials>, Error> 
         return Ok(None);
     }
     Ok(Some(Credentials::basic(answer.username, answer.secret)))
+}
+
+/// Feeds `data` to the `WWW-Authenticate` parser and to the auth-file parser with its `auths` lookup
+/// (credential helpers are never run). For the `oci_auth` fuzz target; not part of the API.
+#[doc(hidden)]
+pub fn fuzz_parsers(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data)
+        && let Some(challenge) = parse_challenge(text)
+    {
+        // The parser's contract: a lowercased scheme and lowercased keys.
+        assert_eq!(challenge.scheme, challenge.scheme.to_ascii_lowercase());
+        assert!(
+            challenge
+                .params
+                .keys()
+                .all(|k| *k == k.to_ascii_lowercase())
+        );
+    }
+    if let Ok(config) = serde_json::from_slice::<ConfigFile>(data) {
+        for key in config.auths.keys().chain(config.cred_helpers.keys()) {
+            let _ = normalize_key(key);
+        }
+        for (registry, repository) in [("docker.io", "library/alpine"), ("127.0.0.1:5000", "a/b")] {
+            let _ = from_auths(&config, Path::new("fuzz.json"), registry, repository);
+        }
+    }
 }
 
 /// One `WWW-Authenticate` challenge.
