@@ -5,8 +5,7 @@
 //! [`oci_client::Client`] (0.18, on reqwest + rustls) carries the requests its API can express:
 //! manifests by tag or digest (`pull_manifest_raw`, with its digest checks), manifest existence
 //! (`fetch_manifest_digest`), manifest pushes (`push_manifest_raw`), blob existence (`blob_exists`), blob
-//! downloads (`pull_blob_stream`, which verifies the digest as the stream ends), cross-repository mounts
-//! (`mount_blob`), one-request uploads of blobs held in memory (`push_blob` with `use_monolithic_push`),
+//! downloads (`pull_blob_stream`, which verifies the digest as the stream ends), one-request uploads of blobs held in memory (`push_blob` with `use_monolithic_push`),
 //! tags (`list_tags`, paged with `last`), the referrers API with its `sha256-<hex>` tag fallback on `404`
 //! (`pull_referrers`), and the token flow (`Client::auth` with `Basic` credentials or anonymous): it reads
 //! the registry's `WWW-Authenticate` challenge, fetches a bearer token for the repository and caches it per
@@ -49,10 +48,11 @@
 //! from inside another runtime, the future is driven from a scoped thread instead of blocking that
 //! runtime.
 //!
-//! Two costs of oci-client 0.18 remain: against a registry that asks for no authentication at all, it
-//! probes `GET /v2/` before each of its requests (it caches tokens, and there is none to cache); and its
-//! tokens cover one repository, so on a token-auth registry a mount from a repository the token does not
-//! cover is answered `202` and the blob is uploaded instead.
+//! Cross-repository mounts are this module's own `POST`: oci-client's tokens cover one repository, and a
+//! mount needs `pull` on the source repository too, so the token for a mount is fetched here with both
+//! scopes (a `202`'s upload session is cancelled). One cost of oci-client 0.18 remains: against a registry
+//! that asks for no authentication at all, it probes `GET /v2/` before each of its requests (it caches
+//! tokens, and there is none to cache).
 //!
 //! Credentials and tokens never appear in errors or `Debug` output.
 
@@ -472,20 +472,54 @@ impl RegistryStore {
     }
 
     /// Mounts `digest` from repository `from` of the same registry; `false` when the registry did not
-    /// (it then opened an upload session instead, which is left to expire).
+    /// (a `202`: it opened an upload session instead, which is cancelled) or may not (`401`/`403`/`404`:
+    /// no pull access to `from`).
+    ///
+    /// This is this module's own request, not oci-client's `mount_blob`: on a registry with a token
+    /// service the token must allow `pull` on `from` as well as `push` here, and oci-client asks for one
+    /// repository at a time.
     pub fn mount_blob(&self, digest: &Digest, from: &str) -> Result<bool> {
         let c = &self.client;
-        let target = c.oci_ref(None);
-        let source = OciReference::with_tag(c.registry.clone(), from.to_owned(), "latest".into());
-        let digest_text = digest.to_string();
-        match c.call(Op::Push, true, || {
-            c.oci.mount_blob(&target, &source, &digest_text)
-        }) {
-            // `201` with a Location, or `201` without one (the blob is there either way).
-            Ok(()) | Err(Fail::Oci(OciDistributionError::RegistryNoLocationError)) => Ok(true),
-            // oci-client expects `201`; `202` (a fresh upload session) is how a registry says "no".
-            Err(Fail::Oci(OciDistributionError::SpecViolationError(_))) => Ok(false),
-            Err(f) => Err(c.fail("mounting blob", digest.as_str(), f)),
+        let url = c.url(&format!(
+            "blobs/uploads/?mount={}&from={}",
+            encode_query(digest.as_str()),
+            encode_query(from)
+        ));
+        let call = Call::new(Method::POST, url, Op::Push);
+        let mut attempt = 0;
+        let resp = loop {
+            let sent = c
+                .mount_authorization(from)
+                .and_then(|authorization| c.send_once(&call, authorization.as_deref()));
+            match sent {
+                Ok(resp)
+                    if retryable_status(resp.status().as_u16()) && attempt < c.options.retries => {}
+                Err(f) if f.transient && attempt < c.options.retries => {}
+                Ok(resp) => break resp,
+                Err(f) => return Err(c.error("mounting blob", digest.as_str(), f)),
+            }
+            c.backoff(attempt, None);
+            attempt += 1;
+        };
+        match resp.status().as_u16() {
+            201 => Ok(true),
+            202 => {
+                // Not mounted: close the session it opened rather than leave it to expire.
+                if let Ok(location) = c.location(&resp) {
+                    let cancel = Call::new(Method::DELETE, c.resolve(&location), Op::Push);
+                    let _ = c.send_once(
+                        &cancel,
+                        c.mount_authorization(from).ok().flatten().as_deref(),
+                    );
+                }
+                Ok(false)
+            }
+            401 | 403 | 404 => Ok(false),
+            status => Err(c.error(
+                "mounting blob",
+                digest.as_str(),
+                c.status_failure(status, resp),
+            )),
         }
     }
 
@@ -909,6 +943,23 @@ impl Client {
         Ok(header)
     }
 
+    /// What a cross-repository mount sends: a token allowing `push` here and `pull` on `from` when the
+    /// registry has a token service, else what every push sends (basic credentials or nothing).
+    fn mount_authorization(&self, from: &str) -> Result<Option<String>, Failure> {
+        let credentials = self.credentials()?;
+        let scopes = [
+            format!("repository:{}:pull,push", self.repository),
+            format!("repository:{from}:pull"),
+        ];
+        match self
+            .runtime
+            .block_on(self.fetch_token(credentials.as_ref(), &scopes))?
+        {
+            Some(token) => Ok(Some(format!("Bearer {token}"))),
+            None => self.authorize_retrying(Op::Push),
+        }
+    }
+
     /// [`Client::authorize`], repeated on transient failures (the token flow only reads).
     fn authorize_retrying(&self, op: Op) -> Result<Option<String>, Failure> {
         let mut attempt = 0;
@@ -932,12 +983,72 @@ impl Client {
             .remove(&op);
     }
 
-    /// The `refresh_token` grant oci-client 0.18 lacks: reads the registry's challenge and trades the
-    /// identity token for an access token scoped to `op`. `None` when the registry asks for nothing.
+    /// The `refresh_token` grant oci-client 0.18 lacks: trades the identity token for an access token
+    /// scoped to `op`. `None` when the registry asks for nothing.
     async fn exchange_identity_token(
         &self,
         refresh: &str,
         op: Op,
+    ) -> Result<Option<String>, Failure> {
+        let scope = match op {
+            Op::Pull => format!("repository:{}:pull", self.repository),
+            Op::Push => format!("repository:{}:pull,push", self.repository),
+        };
+        self.fetch_token(
+            Some(&Credentials::IdentityToken(refresh.to_owned())),
+            &[scope],
+        )
+        .await
+    }
+
+    /// The token request: the `refresh_token` grant (`POST`) for an identity token, else a `GET` with
+    /// basic credentials or none.
+    fn token_request(
+        &self,
+        realm: &str,
+        service: &str,
+        credentials: Option<&Credentials>,
+        scopes: &[String],
+    ) -> reqwest::RequestBuilder {
+        if let Some(Credentials::IdentityToken(refresh)) = credentials {
+            let scope = scopes.join(" ");
+            let form = [
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh.as_str()),
+                ("client_id", "slipway"),
+                ("service", service),
+                ("scope", scope.as_str()),
+            ]
+            .iter()
+            .map(|(k, v)| format!("{k}={}", encode_query(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+            return self
+                .http
+                .post(realm)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form);
+        }
+        let mut query = vec![format!("service={}", encode_query(service))];
+        query.extend(scopes.iter().map(|s| format!("scope={}", encode_query(s))));
+        let separator = if realm.contains('?') { '&' } else { '?' };
+        let mut request = self
+            .http
+            .get(format!("{realm}{separator}{}", query.join("&")));
+        if let Some(basic) = credentials.and_then(Credentials::basic_header) {
+            request = request.header("authorization", basic);
+        }
+        request
+    }
+
+    /// A Bearer token for `scopes` from the token service the registry's challenge names (what
+    /// oci-client's own flow cannot ask for: several scopes at once, or the `refresh_token` grant):
+    /// `POST` with the identity token, else `GET` with basic credentials or none. `None` when the
+    /// registry asks for no Bearer token.
+    async fn fetch_token(
+        &self,
+        credentials: Option<&Credentials>,
+        scopes: &[String],
     ) -> Result<Option<String>, Failure> {
         #[derive(Deserialize)]
         struct TokenAnswer {
@@ -962,11 +1073,18 @@ impl Client {
             .filter_map(|v| v.to_str().ok())
             .filter_map(auth::parse_challenge)
             .find(|c| c.scheme == "bearer");
+        let identity = match credentials {
+            Some(Credentials::IdentityToken(refresh)) => Some(refresh.as_str()),
+            _ => None,
+        };
         let Some(realm) = challenge
             .as_ref()
             .and_then(|c| c.params.get("realm"))
             .filter(|r| !r.is_empty())
         else {
+            if identity.is_none() {
+                return Ok(None);
+            }
             return Err(Failure::status(
                 401,
                 "an identity token needs a Bearer token service, and the registry names none"
@@ -978,33 +1096,12 @@ impl Client {
             .and_then(|c| c.params.get("service"))
             .cloned()
             .unwrap_or_default();
-        let scope = match op {
-            Op::Pull => format!("repository:{}:pull", self.repository),
-            Op::Push => format!("repository:{}:pull,push", self.repository),
-        };
-        let form = [
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh),
-            ("client_id", "slipway"),
-            ("service", service.as_str()),
-            ("scope", scope.as_str()),
-        ]
-        .iter()
-        .map(|(k, v)| format!("{k}={}", encode_query(v)))
-        .collect::<Vec<_>>()
-        .join("&");
-        let resp = self
-            .http
-            .post(realm.as_str())
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form)
-            .send()
-            .await
-            .map_err(|e| {
-                let mut f = transport_failure(&e);
-                f.message = format!("fetching a token from {realm}: {}", f.message);
-                f
-            })?;
+        let request = self.token_request(realm, &service, credentials, scopes);
+        let resp = request.send().await.map_err(|e| {
+            let mut f = transport_failure(&e);
+            f.message = format!("fetching a token from {realm}: {}", f.message);
+            f
+        })?;
         let status = resp.status().as_u16();
         let body = resp.bytes().await.unwrap_or_default();
         if status != 200 {
@@ -2032,6 +2129,66 @@ mod tests {
         assert!(
             err.contains("token service") && err.contains("HTTP 401") && !err.contains("stale"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn mounts_ask_for_a_token_covering_both_repositories() {
+        let digest = Digest::sha256(b"layer");
+        let addr_cell: Arc<Mutex<String>> = Arc::default();
+        let realm_addr = Arc::clone(&addr_cell);
+        let (addr, seen) = fake_registry(move |head| {
+            let first = head.lines().next().unwrap_or("");
+            let lower = head.to_ascii_lowercase();
+            if first.starts_with("GET /token?") {
+                // Only a token asked for both scopes allows the mount.
+                let both = first.contains("scope=repository%3Ateam%2Fapp%3Apull%2Cpush")
+                    && first.contains("scope=repository%3Ateam%2Fbase%3Apull");
+                let token = if both { "tok-both" } else { "tok-one" };
+                return (
+                    200,
+                    vec![],
+                    format!(r#"{{"token":"{token}"}}"#).into_bytes(),
+                );
+            }
+            if !lower.contains("authorization: bearer tok-") {
+                let realm = realm_addr.lock().unwrap().clone();
+                let challenge = format!(r#"Bearer realm="http://{realm}/token",service="fake""#);
+                return (
+                    401,
+                    vec![("www-authenticate".into(), challenge)],
+                    Vec::new(),
+                );
+            }
+            if first.starts_with("POST /v2/team/app/blobs/uploads/?mount=") {
+                if lower.contains("authorization: bearer tok-both")
+                    && first.contains("from=team%2Fbase")
+                {
+                    return (
+                        201,
+                        vec![("location".into(), "/v2/team/app/blobs/x".into())],
+                        Vec::new(),
+                    );
+                }
+                let session = ("location".into(), "/v2/team/app/blobs/uploads/s1".into());
+                return (202, vec![session], Vec::new());
+            }
+            if first.starts_with("DELETE /v2/team/app/blobs/uploads/s1") {
+                return (204, vec![], Vec::new());
+            }
+            (404, vec![], Vec::new())
+        });
+        *addr_cell.lock().unwrap() = addr.clone();
+        let store = store_for(&addr, CredentialSource::Anonymous);
+        let mounted = store.mount_blob(&digest, "team/base").unwrap();
+        assert!(mounted, "{:#?}", seen.lock().unwrap());
+        // From a repository the fake registry does not hold: a 202, whose session is cancelled.
+        assert!(!store.mount_blob(&digest, "team/other").unwrap());
+        let seen = seen.lock().unwrap();
+        assert!(
+            seen.iter()
+                .any(|h| h.starts_with("DELETE /v2/team/app/blobs/uploads/s1")),
+            "{seen:#?}"
         );
     }
 
