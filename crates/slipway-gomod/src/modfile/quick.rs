@@ -122,8 +122,11 @@ fn split_line<'a>(line: &'a [u8], out: &mut [&'a str; 3]) -> Option<usize> {
         if matches!(token, "[" | "]" | "{" | "}" | ",") {
             return None;
         }
-        if let Some(slot) = out.get_mut(n) {
-            *slot = token;
+        match out.get_mut(n) {
+            Some(slot) => *slot = token,
+            // The only lines with parentheses this reader takes are `require (` and `)`.
+            None if token == "(" || token == ")" => return None,
+            None => {}
         }
         n += 1;
     }
@@ -225,6 +228,9 @@ mod tests {
             "go 1.21 // caf\u{e9}\n",
             "require example.com/b v1.0.0,\n",
             "exclude {\n",
+            // Found by the fuzzer: a parenthesis after the third token opens a block too.
+            "use z 2 (",
+            "tool a b c (\n)\n",
         ] {
             assert_eq!(lax_summary(src), None, "{src:?} is not plain");
         }
