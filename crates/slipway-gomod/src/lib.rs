@@ -34,10 +34,10 @@
 //! Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Measured for [`mvs`] (`scripts/bench-gomod-list.sh`, 2 cores shared with other builds, 2,000 module
-//! versions, warm cache, medians of 7 runs): `slipway gomod list` 70 ms wall / 40 ms CPU against
-//! `go list -m all` 230 ms / 170 ms (3.2x / 4.2x); `slipway gomod graph` 90 / 50 ms against `go mod graph`
-//! 220 / 140 ms.
+//! Measured for [`mvs`] (`scripts/bench-gomod-list.sh 15`, 2 cores, other work paused, 2,000 module
+//! versions, warm cache, medians of 15 runs): `slipway gomod list` 20 ms wall / 20 ms CPU against
+//! `go list -m all` 90 ms / 160 ms (4.4x / 7.9x; 30 / 40 ms without the module cache pack);
+//! `slipway gomod graph` 30 / 30 ms against `go mod graph` 80 / 130 ms.
 
 #![doc(html_root_url = "https://docs.rs/slipway-gomod")]
 
