@@ -202,15 +202,9 @@ impl<'a> Loader<'a> {
                 // modload.ReadModFile: a file that only parses laxly but needs a newer go is reported as
                 // too new (a newer toolchain may understand it) rather than as a syntax error.
                 if let Ok(lax) = ModFile::parse_lax(&name, &text)
-                    && let Some(go) = &lax.go
-                    && version::compare_go(&go.version, &self.options.go_version).is_gt()
+                    && let Some(e) = self.too_new(&name, lax.go.as_ref())
                 {
-                    return Err(Error::TooNew {
-                        what: name,
-                        go_version: go.version.clone(),
-                        running: self.options.go_version.clone(),
-                        gotoolchain: self.options.gotoolchain.clone(),
-                    });
+                    return Err(e);
                 }
                 return Err(Error::Parse {
                     path: PathBuf::from(&name),
@@ -219,15 +213,8 @@ impl<'a> Loader<'a> {
             }
         };
         // ReadModFile: too new before anything else about the content.
-        if let Some(go) = &file.go
-            && version::compare_go(&go.version, &self.options.go_version).is_gt()
-        {
-            return Err(Error::TooNew {
-                what: name,
-                go_version: go.version.clone(),
-                running: self.options.go_version.clone(),
-                gotoolchain: self.options.gotoolchain.clone(),
-            });
+        if let Some(e) = self.too_new(&name, file.go.as_ref()) {
+            return Err(e);
         }
         let Some(module) = &file.module else {
             return Err(Error::NoModuleLine {
@@ -245,6 +232,19 @@ impl<'a> Loader<'a> {
             go_mod_path,
         });
         Ok(())
+    }
+
+    /// go's "requires go >= …" error when the go line of `what` is newer than the running Go.
+    fn too_new(&self, what: &str, go: Option<&crate::modfile::GoStmt>) -> Option<Error> {
+        let go = go?;
+        version::compare_go(&go.version, &self.options.go_version)
+            .is_gt()
+            .then(|| Error::TooNew {
+                what: what.to_owned(),
+                go_version: go.version.clone(),
+                running: self.options.go_version.clone(),
+                gotoolchain: self.options.gotoolchain.clone(),
+            })
     }
 
     fn load_work(&mut self, path: &Path) -> Result<()> {

@@ -1919,6 +1919,17 @@ mod tests {
         (addr, seen)
     }
 
+    /// The fake registry's answer to a request without the token: a Bearer challenge naming its realm.
+    fn bearer_challenge(realm: &Mutex<String>) -> (u16, Vec<(String, String)>, Vec<u8>) {
+        let realm = realm.lock().unwrap().clone();
+        let challenge = format!(r#"Bearer realm="http://{realm}/token",service="fake""#);
+        (
+            401,
+            vec![("www-authenticate".into(), challenge)],
+            Vec::new(),
+        )
+    }
+
     fn store_for(addr: &str, credentials: CredentialSource) -> RegistryStore {
         let reference = RegistryReference {
             registry: addr.to_owned(),
@@ -1966,13 +1977,7 @@ mod tests {
                 return (401, vec![], Vec::new());
             }
             if !lower.contains("authorization: bearer tok-123-secret") {
-                let realm = realm_addr.lock().unwrap().clone();
-                let challenge = format!(r#"Bearer realm="http://{realm}/token",service="fake""#);
-                return (
-                    401,
-                    vec![("www-authenticate".into(), challenge)],
-                    Vec::new(),
-                );
+                return bearer_challenge(&realm_addr);
             }
             if first.starts_with("GET /v2/team/app/referrers/") {
                 return (
@@ -2076,13 +2081,7 @@ mod tests {
                 .to_ascii_lowercase()
                 .contains("authorization: bearer acc-1")
             {
-                let realm = realm_addr.lock().unwrap().clone();
-                let challenge = format!(r#"Bearer realm="http://{realm}/token",service="fake""#);
-                return (
-                    401,
-                    vec![("www-authenticate".into(), challenge)],
-                    Vec::new(),
-                );
+                return bearer_challenge(&realm_addr);
             }
             if first.starts_with("GET /v2/team/app/tags/list") {
                 let tags = if first.contains("last=b") {
@@ -2152,13 +2151,7 @@ mod tests {
                 );
             }
             if !lower.contains("authorization: bearer tok-") {
-                let realm = realm_addr.lock().unwrap().clone();
-                let challenge = format!(r#"Bearer realm="http://{realm}/token",service="fake""#);
-                return (
-                    401,
-                    vec![("www-authenticate".into(), challenge)],
-                    Vec::new(),
-                );
+                return bearer_challenge(&realm_addr);
             }
             if first.starts_with("POST /v2/team/app/blobs/uploads/?mount=") {
                 if lower.contains("authorization: bearer tok-both")
