@@ -579,17 +579,26 @@ pub fn sort(list: &mut [Version]) {
 
 /// The order [`sort`] uses.
 pub fn compare_versions(a: &Version, b: &Version) -> Ordering {
-    a.path.cmp(&b.path).then_with(|| {
-        let (va, fa) = a
-            .version
-            .split_at(a.version.find('/').unwrap_or(a.version.len()));
-        let (vb, fb) = b
-            .version
-            .split_at(b.version.find('/').unwrap_or(b.version.len()));
+    compare_path_versions((&a.path, &a.version), (&b.path, &b.version), |_, x, y| {
+        version::compare(x, y)
+    })
+}
+
+/// `module.Sort`'s order with the version comparison supplied (cmd/go's `gover.ModSort` compares the
+/// `go` and `toolchain` pseudo-modules' versions as Go versions): by path, then by version, a `/suffix`
+/// breaking ties as a plain string.
+pub(crate) fn compare_path_versions(
+    (path_a, a): (&str, &str),
+    (path_b, b): (&str, &str),
+    compare: impl Fn(&str, &str, &str) -> Ordering,
+) -> Ordering {
+    path_a.cmp(path_b).then_with(|| {
+        let (va, fa) = a.split_at(a.find('/').unwrap_or(a.len()));
+        let (vb, fb) = b.split_at(b.find('/').unwrap_or(b.len()));
         if va == vb {
             fa.cmp(fb)
         } else {
-            version::compare(va, vb)
+            compare(path_a, va, vb)
         }
     })
 }

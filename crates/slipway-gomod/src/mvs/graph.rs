@@ -85,19 +85,11 @@ pub(crate) fn cmp_version(path: &str, a: &str, b: &str) -> Ordering {
 /// gover.ModSort: by path, then by version (a `/go.mod`-style suffix compared as a string last).
 pub(crate) fn mod_sort(list: &mut [Mv]) {
     list.sort_by(|a, b| {
-        a.path.cmp(&b.path).then_with(|| {
-            let (va, fa) = a
-                .version
-                .split_at(a.version.find('/').unwrap_or(a.version.len()));
-            let (vb, fb) = b
-                .version
-                .split_at(b.version.find('/').unwrap_or(b.version.len()));
-            if va == vb {
-                fa.cmp(fb)
-            } else {
-                mod_compare(&a.path, va, vb)
-            }
-        })
+        crate::module::compare_path_versions(
+            (&a.path, &a.version),
+            (&b.path, &b.version),
+            mod_compare,
+        )
     });
 }
 
