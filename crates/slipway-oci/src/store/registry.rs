@@ -487,10 +487,13 @@ impl RegistryStore {
         ));
         let call = Call::new(Method::POST, url, Op::Push);
         let mut attempt = 0;
+        // Kept for the cancelling `DELETE`: the token already covers it.
+        let mut authorization = None;
         let resp = loop {
-            let sent = c
-                .mount_authorization(from)
-                .and_then(|authorization| c.send_once(&call, authorization.as_deref()));
+            let sent = c.mount_authorization(from).and_then(|a| {
+                authorization = a;
+                c.send_once(&call, authorization.as_deref())
+            });
             match sent {
                 Ok(resp)
                     if retryable_status(resp.status().as_u16()) && attempt < c.options.retries => {}
@@ -507,10 +510,7 @@ impl RegistryStore {
                 // Not mounted: close the session it opened rather than leave it to expire.
                 if let Ok(location) = c.location(&resp) {
                     let cancel = Call::new(Method::DELETE, c.resolve(&location), Op::Push);
-                    let _ = c.send_once(
-                        &cancel,
-                        c.mount_authorization(from).ok().flatten().as_deref(),
-                    );
+                    let _ = c.send_once(&cancel, authorization.as_deref());
                 }
                 Ok(false)
             }
