@@ -410,7 +410,30 @@ fn module_char_ok(c: char) -> bool {
 fn file_char_ok(c: char) -> bool {
     if c.is_ascii() {
         // Go excludes shell-special characters and separators: " ' * < > ? ` | / : \
-        c.is_ascii_alphanumeric() || "!#$%&()+,-.=@[]^_{}~ ".contains(c)
+        c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                '!' | '#'
+                    | '$'
+                    | '%'
+                    | '&'
+                    | '('
+                    | ')'
+                    | '+'
+                    | ','
+                    | '-'
+                    | '.'
+                    | '='
+                    | '@'
+                    | '['
+                    | ']'
+                    | '^'
+                    | '_'
+                    | '{'
+                    | '}'
+                    | '~'
+                    | ' '
+            )
     } else {
         // Go allows exactly unicode.IsLetter here.
         c.is_alphabetic() && !c.is_numeric() && !is_letter_like_mark(c)
@@ -448,10 +471,14 @@ fn check_elem(elem: &str, kind: PathKind) -> Result<(), PathProblem> {
     if let Some(ch) = elem.chars().find(|&c| !ok(c)) {
         return Err(PathProblem::InvalidChar { ch });
     }
-    let short = elem.find('.').map_or(elem, |i| &elem[..i]);
-    if BAD_WINDOWS_NAMES
-        .iter()
-        .any(|bad| bad.eq_ignore_ascii_case(short))
+    let short = elem
+        .bytes()
+        .position(|b| b == b'.')
+        .map_or(elem, |i| &elem[..i]);
+    if matches!(short.len(), 3 | 4)
+        && BAD_WINDOWS_NAMES
+            .iter()
+            .any(|bad| bad.eq_ignore_ascii_case(short))
     {
         return Err(PathProblem::WindowsReserved {
             name: short.to_owned(),
@@ -459,7 +486,7 @@ fn check_elem(elem: &str, kind: PathKind) -> Result<(), PathProblem> {
     }
     // Windows short names only matter for import paths, not for file names.
     if kind != PathKind::File
-        && let Some(tilde) = short.rfind('~')
+        && let Some(tilde) = short.bytes().rposition(|b| b == b'~')
         && tilde < short.len() - 1
         && short[tilde + 1..].bytes().all(|b| b.is_ascii_digit())
     {
@@ -628,6 +655,9 @@ pub fn escape_version(version: &str) -> Result<String> {
 // (Go's EscapeVersion lets Unicode letters through its file-name check and then fails with an internal error;
 // we report those as disallowed instead.)
 fn escape_string(s: &str) -> String {
+    if !s.bytes().any(|b| b.is_ascii_uppercase()) {
+        return s.to_owned();
+    }
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
         if c.is_ascii_uppercase() {

@@ -135,8 +135,51 @@ pub fn canonical_module_version(v: &str) -> Option<String> {
     Some(cv)
 }
 
+/// [`canonical_module_version`] without a copy when `v` is already canonical in the common plain form
+/// (`vMAJOR.MINOR.PATCH`, no pre-release or build): graph loading canonicalizes thousands of versions.
+pub(crate) fn canonical_module_version_cow(v: &str) -> Option<std::borrow::Cow<'_, str>> {
+    if is_plain_release(v) {
+        return Some(std::borrow::Cow::Borrowed(v));
+    }
+    canonical_module_version(v).map(std::borrow::Cow::Owned)
+}
+
+// `v` then three dot-separated decimal numbers without leading zeros: canonical as it stands.
+fn is_plain_release(v: &str) -> bool {
+    plain_release(v).is_some()
+}
+
+// The three numbers of a plain release (see `is_plain_release`).
+fn plain_release(v: &str) -> Option<[&str; 3]> {
+    let rest = v.strip_prefix('v')?;
+    let bytes = rest.as_bytes();
+    let mut parts = [""; 3];
+    let mut start = 0;
+    for (k, part) in parts.iter_mut().enumerate() {
+        let mut end = start;
+        while end < bytes.len() && bytes[end].is_ascii_digit() {
+            end += 1;
+        }
+        let n = end - start;
+        if n == 0 || (n > 1 && bytes[start] == b'0') {
+            return None;
+        }
+        *part = &rest[start..end];
+        let last = k == 2;
+        match bytes.get(end) {
+            None if last => return Some(parts),
+            Some(b'.') if !last => start = end + 1,
+            _ => return None,
+        }
+    }
+    None
+}
+
 /// The major version prefix (`semver.Major`): `"v2"` for `v2.1.0`. `None` when `v` is invalid.
 pub fn major(v: &str) -> Option<&str> {
+    if let Some([major, _, _]) = plain_release(v) {
+        return Some(&v[..=major.len()]);
+    }
     let p = parse(v)?;
     Some(&v[..=p.major.len()])
 }
@@ -176,6 +219,11 @@ pub fn build(v: &str) -> Option<&str> {
 /// assert_eq!(version::compare("bad", "v0.0.0"), Ordering::Less);
 /// ```
 pub fn compare(a: &str, b: &str) -> Ordering {
+    if let (Some(pa), Some(pb)) = (plain_release(a), plain_release(b)) {
+        return cmp_int(pa[0], pb[0])
+            .then_with(|| cmp_int(pa[1], pb[1]))
+            .then_with(|| cmp_int(pa[2], pb[2]));
+    }
     match (parse(a), parse(b)) {
         (None, None) => Ordering::Equal,
         (None, Some(_)) => Ordering::Less,
@@ -402,6 +450,33 @@ pub fn is_go_lang(v: &str) -> bool {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_borrowed_canonical_form_agrees_with_the_owned_one() {
+        for v in [
+            "v1.2.3",
+            "v0.0.0",
+            "v10.20.30",
+            "v01.2.3",
+            "v1.02.3",
+            "v1.2",
+            "v1",
+            "v1.2.3.4",
+            "v1.2.",
+            "1.2.3",
+            "v1.2.3+incompatible",
+            "v1.2.3-pre",
+            "v1..3",
+            "v",
+            "",
+        ] {
+            assert_eq!(
+                canonical_module_version_cow(v).map(std::borrow::Cow::into_owned),
+                canonical_module_version(v),
+                "{v}"
+            );
+        }
+    }
 
     // x/mod semver_test.go's table, in increasing order: (input, canonical or "" when invalid).
     const TESTS: &[(&str, &str)] = &[
@@ -657,6 +732,32 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn the_plain_release_shortcuts_agree_with_parsing(a in version_strategy(), b in version_strategy()) {
+            let slow_major = parse(&a).map(|p| &a[..=p.major.len()]);
+            prop_assert_eq!(major(&a), slow_major);
+            let slow = match (parse(&a), parse(&b)) {
+                (Some(pa), Some(pb)) => Some(
+                    cmp_int(pa.major, pb.major)
+                        .then_with(|| cmp_int(pa.minor, pb.minor))
+                        .then_with(|| cmp_int(pa.patch, pb.patch))
+                        .then_with(|| cmp_prerelease(pa.prerelease, pb.prerelease)),
+                ),
+                _ => None,
+            };
+            if let Some(slow) = slow {
+                prop_assert_eq!(compare(&a, &b), slow);
+            }
+        }
+
+        #[test]
+        fn the_borrowed_canonical_form_agrees_on_any_version(v in version_strategy()) {
+            prop_assert_eq!(
+                canonical_module_version_cow(&v).map(std::borrow::Cow::into_owned),
+                canonical_module_version(&v)
+            );
+        }
+
         #[test]
         fn compare_is_a_total_preorder(a in version_strategy(), b in version_strategy(), c in version_strategy()) {
             prop_assert_eq!(compare(&a, &b), compare(&b, &a).reverse());

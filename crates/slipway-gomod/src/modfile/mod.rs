@@ -42,6 +42,7 @@ mod work;
 use std::fmt;
 
 pub use chars::{auto_quote, must_quote};
+pub(crate) use quick::{LaxRef, lax_ref};
 pub use quick::{LaxSummary, lax_summary};
 pub use rule::{
     Exclude, FixError, GoStmt, Godebug, Ignore, ModFile, Module, ModuleVersion, Replace, Require,

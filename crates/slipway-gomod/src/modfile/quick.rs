@@ -11,6 +11,8 @@
 //!
 //! [`ModFile::parse_lax`]: super::ModFile::parse_lax
 
+use std::borrow::Cow;
+
 use super::ModuleVersion;
 use crate::{module, version};
 
@@ -40,11 +42,39 @@ pub struct LaxSummary {
 /// [`ModFile::parse_lax`]: super::ModFile::parse_lax
 #[must_use]
 pub fn lax_summary(src: &str) -> Option<LaxSummary> {
-    let mut summary = LaxSummary::default();
+    let r = lax_ref(src)?;
+    Some(LaxSummary {
+        module: r.module.map(str::to_owned),
+        go: r.go.map(str::to_owned),
+        require: r
+            .require
+            .into_iter()
+            .map(|(path, version)| ModuleVersion {
+                path: path.to_owned(),
+                version: version.into_owned(),
+            })
+            .collect(),
+    })
+}
+
+/// [`LaxSummary`] borrowed from the text it was read from (versions borrowed when already canonical):
+/// what graph loading reads, without copying.
+#[derive(Debug, Default)]
+pub(crate) struct LaxRef<'a> {
+    pub(crate) module: Option<&'a str>,
+    pub(crate) go: Option<&'a str>,
+    pub(crate) require: Vec<(&'a str, Cow<'a, str>)>,
+}
+
+/// [`lax_summary`], borrowing.
+pub(crate) fn lax_ref(src: &str) -> Option<LaxRef<'_>> {
+    let mut summary = LaxRef::default();
     let mut in_block = false;
     let mut tokens = [""; 3];
-    for line in src.as_bytes().split(|&b| b == b'\n') {
-        let n = split_line(line, &mut tokens)?;
+    let mut at = 0;
+    while at < src.len() {
+        let n;
+        (n, at) = split_line(src, at, &mut tokens)?;
         let args = &tokens[..n.min(3)];
         let Some(&first) = args.first() else {
             continue;
@@ -66,9 +96,9 @@ pub fn lax_summary(src: &str) -> Option<LaxSummary> {
             continue;
         }
         match (first, n) {
-            ("module", 2) if summary.module.is_none() => summary.module = Some(args[1].to_owned()),
+            ("module", 2) if summary.module.is_none() => summary.module = Some(args[1]),
             ("go", 2) if summary.go.is_none() && version::is_valid_go_line(args[1]) => {
-                summary.go = Some(args[1].to_owned());
+                summary.go = Some(args[1]);
             }
             ("require", 3) => require(&mut summary, args[1], args[2])?,
             // Wrong arity, repeats and lax go versions (which parse_lax reports or fixes), and the other
@@ -86,69 +116,97 @@ fn is_paren(token: &str) -> bool {
     token == "(" || token == ")"
 }
 
-// Splits one line into tokens (the first three kept in `out`) and returns how many there are, stopping
-// at a `//` comment; `None` when the line leaves the plain subset: a byte other than printable ASCII,
-// space or tab anywhere (`\r` included), a quote in a token, a `//` or `/*` glued to a token, or
-// punctuation other than `(` and `)` standing alone.
-fn split_line<'a>(line: &'a [u8], out: &mut [&'a str; 3]) -> Option<usize> {
+// Splits the line of `src` starting at `at` into tokens (the first three kept in `out`) and returns how
+// many there are and where the next line starts, stopping at a `//` comment; `None` when the line leaves
+// the plain subset: a byte other than printable ASCII, space or tab anywhere (`\r` included), a quote in
+// a token, a `//` or `/*` glued to a token, or punctuation other than `(` and `)` standing alone.
+fn split_line<'a>(src: &'a str, at: usize, out: &mut [&'a str; 3]) -> Option<(usize, usize)> {
+    let bytes = src.as_bytes();
     let mut n = 0;
-    let mut i = 0;
-    while i < line.len() {
-        let b = line[i];
-        if b == b' ' || b == b'\t' {
-            i += 1;
-            continue;
-        }
-        if b == b'/' && line.get(i + 1) == Some(&b'/') {
-            // A comment: its text is not read, but must be printable ASCII too.
-            return line[i..]
-                .iter()
-                .all(|&b| b.is_ascii_graphic() || b == b' ' || b == b'\t')
-                .then_some(n);
+    let mut i = at;
+    while i < bytes.len() {
+        match CLASS[usize::from(bytes[i])] {
+            NEWLINE => return Some((n, i + 1)),
+            BLANK => {
+                i += 1;
+                continue;
+            }
+            SLASH if bytes.get(i + 1) == Some(&b'/') => {
+                // A comment: its text is not read, but must be printable ASCII too.
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    if CLASS[usize::from(bytes[i])] == OTHER {
+                        return None;
+                    }
+                    i += 1;
+                }
+                return Some((n, i + 1));
+            }
+            _ => {}
         }
         let start = i;
-        while i < line.len() && line[i] != b' ' && line[i] != b'\t' {
-            let b = line[i];
-            let glued_comment = b == b'/' && matches!(line.get(i + 1), Some(b'/' | b'*'));
-            if !plain_byte(b) || glued_comment {
-                return None;
+        let mut punctuation = false;
+        while i < bytes.len() {
+            match CLASS[usize::from(bytes[i])] {
+                PLAIN => {}
+                BLANK | NEWLINE => break,
+                PUNCTUATION => punctuation = true,
+                SLASH if matches!(bytes.get(i + 1), Some(b'/' | b'*')) => return None,
+                SLASH => {}
+                _ => return None,
             }
             i += 1;
         }
-        let token = std::str::from_utf8(&line[start..i]).ok()?;
-        if token.len() > 1 && token.contains(['(', ')', '[', ']', '{', '}', ',']) {
-            return None;
-        }
-        if matches!(token, "[" | "]" | "{" | "}" | ",") {
+        // Only printable ASCII was taken, so both ends are character boundaries.
+        let token = &src[start..i];
+        if punctuation && (token.len() > 1 || !is_paren(token)) {
             return None;
         }
         match out.get_mut(n) {
             Some(slot) => *slot = token,
             // The only lines with parentheses this reader takes are `require (` and `)`.
-            None if token == "(" || token == ")" => return None,
+            None if punctuation => return None,
             None => {}
         }
         n += 1;
     }
-    Some(n)
+    Some((n, i + 1))
 }
+
+// Byte classes for `split_line`: tokens are made of PLAIN, PUNCTUATION and SLASH bytes; QUOTE bytes may
+// only appear in comments, OTHER bytes nowhere.
+const OTHER: u8 = 0;
+const PLAIN: u8 = 1;
+const BLANK: u8 = 2;
+const NEWLINE: u8 = 3;
+const PUNCTUATION: u8 = 4;
+const SLASH: u8 = 5;
+const QUOTE: u8 = 6;
+const CLASS: [u8; 256] = {
+    let mut class = [OTHER; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        class[b] = match c {
+            b' ' | b'\t' => BLANK,
+            b'\n' => NEWLINE,
+            b'(' | b')' | b'[' | b']' | b'{' | b'}' | b',' => PUNCTUATION,
+            b'/' => SLASH,
+            b'"' | b'`' | b'\'' => QUOTE,
+            _ if c.is_ascii_graphic() => PLAIN,
+            _ => OTHER,
+        };
+        b += 1;
+    }
+    class
+};
 
 // The checks x/mod's `add` makes on `require path version`.
-fn require(summary: &mut LaxSummary, path: &str, v: &str) -> Option<()> {
-    let v = version::canonical_module_version(v)?;
+fn require<'a>(summary: &mut LaxRef<'a>, path: &'a str, v: &'a str) -> Option<()> {
+    let v = version::canonical_module_version_cow(v)?;
     let (_, path_major) = module::split_path_version(path)?;
     module::check_path_major(&v, path_major).ok()?;
-    summary.require.push(ModuleVersion {
-        path: path.to_owned(),
-        version: v,
-    });
+    summary.require.push((path, v));
     Some(())
-}
-
-// Printable ASCII but quotes (quoted strings need unquoting, and a quote inside a bare token is an
-// error).
-fn plain_byte(b: u8) -> bool {
-    b.is_ascii_graphic() && !matches!(b, b'"' | b'`' | b'\'')
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::graph::{Graph, Mv, NONE, is_toolchain, mod_compare, mod_sort};
 use super::{Command, Error, GoWork, ModError, Options, Result, godebug};
-use crate::modfile::{self, LaxSummary, ModFile, WorkFile};
+use crate::modfile::{self, LaxRef, ModFile, WorkFile};
 use crate::source::{self, ModuleSource};
 use crate::version;
 
@@ -41,7 +41,7 @@ fn pruning_for(go: &str) -> Pruning {
 /// What a go.mod says that the graph needs.
 #[derive(Debug, Clone)]
 pub(crate) struct Summary {
-    pub(crate) module: String,
+    pub(crate) module: Box<str>,
     pub(crate) pruning: Pruning,
     pub(crate) require: Vec<Mv>,
 }
@@ -113,6 +113,9 @@ pub(crate) struct Loader<'a> {
     mod_replace: HashMap<Mv, Replacement>,
     excludes: HashSet<Mv>,
     raw: Mutex<HashMap<Mv, std::result::Result<Arc<Summary>, ModError>>>,
+    /// One shared copy of each path and version the summaries name: thousands of requirements name the
+    /// same few hundred strings.
+    strings: Mutex<HashSet<Arc<str>>>,
     pub(crate) warnings: Vec<String>,
     /// Whether go reported an error among `warnings` without stopping (`base.Errorf`): the command goes
     /// on but exits with status 1.
@@ -140,6 +143,7 @@ impl<'a> Loader<'a> {
             mod_replace: HashMap::new(),
             excludes: HashSet::new(),
             raw: Mutex::new(HashMap::new()),
+            strings: Mutex::new(HashSet::new()),
             warnings: Vec::new(),
             errored: false,
             pool: rayon::ThreadPoolBuilder::new()
@@ -993,7 +997,7 @@ impl<'a> Loader<'a> {
                     "parsing go.mod: missing module line",
                 ));
             }
-            if summary.module != *m.path && summary.module != *actual.path {
+            if *summary.module != *m.path && *summary.module != *actual.path {
                 return Err(ModError::module(
                     actual,
                     format!(
@@ -1070,36 +1074,53 @@ impl<'a> Loader<'a> {
             // A workspace module: its go.mod was parsed strictly already.
             return self.summary_from(m, &lax_view(&main.file));
         }
+        // Most dependency go.mod files are plain UTF-8 the fast reader takes; the full parser reads the
+        // rest (and reports errors).
+        let plain = std::str::from_utf8(&data).ok();
+        if let Some(lax) = plain.and_then(modfile::lax_ref) {
+            return self.summary_from(m, &lax);
+        }
         let text = String::from_utf8_lossy(&data);
-        // Most dependency go.mod files are plain; the full parser reads the rest (and reports errors).
-        let lax = match modfile::lax_summary(&text) {
-            Some(lax) => lax,
-            None => ModFile::parse_lax(&name, &text)
-                .map(|f| lax_view(&f))
-                .map_err(|e| ModError::module(m, format!("parsing {name}: {e}")))?,
-        };
-        self.summary_from(m, &lax)
+        let f = ModFile::parse_lax(&name, &text)
+            .map_err(|e| ModError::module(m, format!("parsing {name}: {e}")))?;
+        self.summary_from(m, &lax_view(&f))
     }
 
-    fn summary_from(&self, m: &Mv, f: &LaxSummary) -> std::result::Result<Arc<Summary>, ModError> {
-        let go_version = f.go.clone().unwrap_or_default();
+    fn summary_from(&self, m: &Mv, f: &LaxRef<'_>) -> std::result::Result<Arc<Summary>, ModError> {
+        let go_version = f.go.unwrap_or_default();
         let pruning = if go_version.is_empty() {
             Pruning::Unpruned
         } else {
-            pruning_for(&go_version)
+            pruning_for(go_version)
         };
-        let mut require: Vec<Mv> = f
-            .require
-            .iter()
-            .map(|r| Mv::new(&r.path, &r.version))
-            .collect();
-        if !go_version.is_empty() && version::compare_go(&go_version, GO_STRICT_VERSION).is_ge() {
-            require.push(Mv::new("go", &go_version));
-            if version::compare_go(&go_version, &self.options.go_version).is_gt() {
+        let mut require = Vec::with_capacity(f.require.len() + 1);
+        let mut strings = self.strings.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut intern = |s: &str| match strings.get(s) {
+            Some(shared) => shared.clone(),
+            None => {
+                let shared: Arc<str> = Arc::from(s);
+                strings.insert(shared.clone());
+                shared
+            }
+        };
+        require.extend(f.require.iter().map(|(path, v)| Mv {
+            path: intern(path),
+            version: intern(v),
+        }));
+        let go = (!go_version.is_empty()
+            && version::compare_go(go_version, GO_STRICT_VERSION).is_ge())
+        .then(|| Mv {
+            path: intern("go"),
+            version: intern(go_version),
+        });
+        drop(strings);
+        if let Some(go) = go {
+            require.push(go);
+            if version::compare_go(go_version, &self.options.go_version).is_gt() {
                 return Err(ModError::Other {
                     message: Error::TooNew {
                         what: format!("module {m}"),
-                        go_version,
+                        go_version: go_version.to_owned(),
                         running: self.options.go_version.clone(),
                         gotoolchain: self.options.gotoolchain.clone(),
                     }
@@ -1108,7 +1129,7 @@ impl<'a> Loader<'a> {
             }
         }
         Ok(Arc::new(Summary {
-            module: f.module.clone().unwrap_or_default(),
+            module: f.module.unwrap_or_default().into(),
             pruning,
             require,
         }))
@@ -1173,11 +1194,15 @@ fn check_replace_conflicts(replace: &[crate::modfile::Replace]) -> Result<()> {
 }
 
 // What the graph needs of a fully parsed go.mod.
-fn lax_view(f: &ModFile) -> LaxSummary {
-    LaxSummary {
-        module: f.module.as_ref().map(|x| x.path.clone()),
-        go: f.go.as_ref().map(|g| g.version.clone()),
-        require: f.require.iter().map(|r| r.module.clone()).collect(),
+fn lax_view(f: &ModFile) -> LaxRef<'_> {
+    LaxRef {
+        module: f.module.as_ref().map(|x| x.path.as_str()),
+        go: f.go.as_ref().map(|g| g.version.as_str()),
+        require: f
+            .require
+            .iter()
+            .map(|r| (r.module.path.as_str(), r.module.version.as_str().into()))
+            .collect(),
     }
 }
 
@@ -1214,7 +1239,7 @@ fn toolchain_summary(m: &Mv) -> Summary {
         require.push(Mv::new("toolchain", &format!("go{}", m.version)));
     }
     Summary {
-        module: m.path.to_string(),
+        module: m.path.as_ref().into(),
         pruning: Pruning::Pruned,
         require,
     }

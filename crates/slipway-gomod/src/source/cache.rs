@@ -141,17 +141,17 @@ impl ModCache {
         let Ok((dir, name)) = self.locate(path, version, suffix) else {
             return Err(self.not_found(path, version, what));
         };
-        let file = self.download_root().join(&dir).join(&name);
+        let file = || self.download_root().join(&dir).join(&name);
         let read = match &self.pack {
             Some(pack) if matches!(what, Artifact::GoMod | Artifact::Info) => {
-                pack.read(&dir, &name, || super::read_file(&file))
+                pack.read(&dir, &name, || super::read_file(&file()))
             }
-            _ => super::read_file(&file),
+            _ => super::read_file(&file()),
         };
         match read {
             Ok(data) => Ok(data),
             Err(e) if e.kind() == ErrorKind::NotFound => Err(self.not_found(path, version, what)),
-            Err(e) => Err(io_error(path, version, &file, "reading", &e)),
+            Err(e) => Err(io_error(path, version, &file(), "reading", &e)),
         }
     }
 

@@ -17,12 +17,14 @@
 //! The pack is rewritten (atomically, by rename) when a run read anything from disk; a pack that cannot
 //! be read or written is simply not used.
 
-use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use foldhash::{HashMap, HashMapExt};
 
 const MAGIC: &str = "slipway-modcache-pack 1";
 /// Directories modified this close to the pack's writing are read from disk again.
@@ -52,20 +54,44 @@ impl Stamp {
     }
 }
 
-#[derive(Debug, Default)]
-struct Dir {
-    stamp: Option<Stamp>,
-    /// Whether the stamp was compared with the directory in this process (and matched).
-    checked: bool,
-    files: HashMap<String, Arc<[u8]>>,
+/// What comparing a packed directory with the disk found.
+#[derive(Debug, Clone, Copy)]
+enum Check {
+    /// Unchanged: its packed files are current.
+    Trusted,
+    /// Changed (or racy, or gone): its files are read from disk again, under the stamp it has now.
+    Changed(Option<Stamp>),
 }
 
+/// A directory of the loaded pack: its stamp then, the byte range of its file records in the pack, and
+/// (once asked for in this process) whether it is unchanged.
+#[derive(Debug)]
+struct PackedDir {
+    stamp: Stamp,
+    records: Range<usize>,
+    check: OnceLock<Check>,
+}
+
+/// The pack as read at start: immutable, so reads need no lock.
 #[derive(Debug, Default)]
-struct State {
-    dirs: HashMap<String, Dir>,
-    /// When the loaded pack was written (nanoseconds since the epoch).
+struct Loaded {
+    data: Vec<u8>,
+    /// When it was written (nanoseconds since the epoch).
     written_ns: u128,
+    dirs: HashMap<Box<str>, PackedDir>,
+}
+
+/// Files read from disk in this process, by directory, with the directory's stamp taken before them.
+#[derive(Debug, Default)]
+struct Fresh {
+    dirs: HashMap<String, FreshDir>,
     dirty: bool,
+}
+
+#[derive(Debug)]
+struct FreshDir {
+    stamp: Option<Stamp>,
+    files: Vec<(String, Arc<[u8]>)>,
 }
 
 /// The pack of one module cache. Shared by clones of its [`ModCache`](super::ModCache); written back
@@ -74,26 +100,38 @@ struct State {
 pub(crate) struct Pack {
     file: PathBuf,
     download_root: PathBuf,
-    state: Mutex<State>,
+    loaded: Loaded,
+    fresh: Mutex<Fresh>,
 }
 
 impl Pack {
     /// The pack of the cache whose `cache/download` is `download_root`, loaded if it exists.
     pub(crate) fn open(gomodcache: &Path, download_root: PathBuf) -> Pack {
         let file = gomodcache.join("cache").join("slipway").join("pack");
-        let state = fs::read(&file)
-            .ok()
-            .and_then(|data| parse(&data))
-            .unwrap_or_default();
+        let loaded = fs::read(&file).ok().and_then(parse).unwrap_or_default();
         Pack {
             file,
             download_root,
-            state: Mutex::new(state),
+            loaded,
+            fresh: Mutex::new(Fresh::default()),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn fresh(&self) -> std::sync::MutexGuard<'_, Fresh> {
+        self.fresh.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn check(&self, dir: &str, packed: &PackedDir) -> Check {
+        *packed.check.get_or_init(|| {
+            let now = Stamp::of(&self.download_root.join(dir));
+            let trusted = now == Some(packed.stamp)
+                && packed.stamp.mtime_ns + RACY.as_nanos() <= self.loaded.written_ns;
+            if trusted {
+                Check::Trusted
+            } else {
+                Check::Changed(now)
+            }
+        })
     }
 
     /// The bytes of `dir/name` (`dir` relative to `cache/download`): from the pack when the directory
@@ -104,45 +142,44 @@ impl Pack {
         name: &str,
         read: impl FnOnce() -> std::io::Result<Vec<u8>>,
     ) -> std::io::Result<Vec<u8>> {
-        let (known, checked) = {
-            let state = self.lock();
-            match state.dirs.get(dir) {
-                Some(d) => (d.stamp, d.checked),
-                None => (None, false),
+        let packed = self.loaded.dirs.get(dir);
+        // The stamp files read from disk are kept under: taken before reading them, so that a file added
+        // after it changes the directory's time and is noticed by the next run.
+        let stamp = match packed.map(|p| (p, self.check(dir, p))) {
+            Some((p, Check::Trusted)) => {
+                if let Some(bytes) = find(&self.loaded.data[p.records.clone()], name) {
+                    return Ok(bytes.to_vec());
+                }
+                Some(p.stamp)
+            }
+            Some((_, Check::Changed(now))) => now,
+            None => None,
+        };
+        let stamp = {
+            let fresh = self.fresh();
+            let entry = fresh.dirs.get(dir);
+            if let Some(bytes) = entry.and_then(|d| d.files.iter().find(|f| f.0 == name)) {
+                return Ok(bytes.1.to_vec());
+            }
+            match (entry, packed) {
+                (Some(d), _) => d.stamp,
+                (None, Some(_)) => stamp,
+                (None, None) => {
+                    drop(fresh);
+                    Stamp::of(&self.download_root.join(dir))
+                }
             }
         };
-        let stamp = if checked {
-            known
-        } else {
-            let now = Stamp::of(&self.download_root.join(dir));
-            let mut state = self.lock();
-            let written_ns = state.written_ns;
-            let trusted = now.is_some()
-                && now == known
-                && now.is_some_and(|s| s.mtime_ns + RACY.as_nanos() <= written_ns);
-            let d = state.dirs.entry(dir.to_owned()).or_default();
-            if !trusted {
-                d.files.clear();
-            }
-            d.stamp = now;
-            d.checked = true;
-            now
-        };
-        if let Some(bytes) = self
-            .lock()
-            .dirs
-            .get(dir)
-            .and_then(|d| d.files.get(name))
-            .cloned()
-        {
-            return Ok(bytes.to_vec());
-        }
         let data = read()?;
         if stamp.is_some() {
-            let mut state = self.lock();
-            state.dirty = true;
-            if let Some(d) = state.dirs.get_mut(dir) {
-                d.files.insert(name.to_owned(), Arc::from(data.as_slice()));
+            let mut fresh = self.fresh();
+            fresh.dirty = true;
+            let d = fresh.dirs.entry(dir.to_owned()).or_insert(FreshDir {
+                stamp,
+                files: Vec::new(),
+            });
+            if !d.files.iter().any(|f| f.0 == name) {
+                d.files.push((name.to_owned(), Arc::from(data.as_slice())));
             }
         }
         Ok(data)
@@ -150,25 +187,49 @@ impl Pack {
 
     // Writes the pack next to a temporary name and renames it into place; failures leave the old one.
     fn save(&self) {
-        let state = self.lock();
-        if !state.dirty {
+        let fresh = self.fresh();
+        if !fresh.dirty {
             return;
         }
         let written_ns = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
-        let mut out = Vec::with_capacity(256 << 10);
+        let mut out = Vec::with_capacity(self.loaded.data.len() + (64 << 10));
         let _ = writeln!(out, "{MAGIC} {written_ns}");
-        let mut dirs: Vec<_> = state.dirs.iter().collect();
-        dirs.sort_by(|a, b| a.0.cmp(b.0));
-        for (name, d) in dirs {
-            let Some(stamp) = d.stamp else { continue };
-            if d.files.is_empty() || name.contains('\n') {
+        let mut names: Vec<&str> = self.loaded.dirs.keys().map(|d| &**d).collect();
+        names.extend(
+            fresh
+                .dirs
+                .keys()
+                .map(String::as_str)
+                .filter(|d| !self.loaded.dirs.contains_key(*d)),
+        );
+        names.sort_unstable();
+        for name in names {
+            if name.contains('\n') {
+                continue;
+            }
+            let added = fresh.dirs.get(name);
+            // A packed directory not found changed keeps its records (unchecked ones are checked next
+            // time), plus whatever was read into it now.
+            let packed = self
+                .loaded
+                .dirs
+                .get(name)
+                .filter(|p| !matches!(p.check.get(), Some(Check::Changed(_))));
+            let stamp = match (packed, added) {
+                (Some(p), _) => p.stamp,
+                (None, Some(FreshDir { stamp: Some(s), .. })) => *s,
+                _ => continue,
+            };
+            let files = added.map_or(&[][..], |d| d.files.as_slice());
+            if packed.is_none() && files.is_empty() {
                 continue;
             }
             let _ = writeln!(out, "d {} {} {name}", stamp.ino, stamp.mtime_ns);
-            let mut files: Vec<_> = d.files.iter().collect();
-            files.sort_by(|a, b| a.0.cmp(b.0));
+            if let Some(p) = packed {
+                out.extend_from_slice(&self.loaded.data[p.records.clone()]);
+            }
             for (file, bytes) in files {
                 if file.contains('\n') {
                     continue;
@@ -178,7 +239,7 @@ impl Pack {
                 out.push(b'\n');
             }
         }
-        drop(state);
+        drop(fresh);
         let Some(dir) = self.file.parent() else {
             return;
         };
@@ -199,54 +260,78 @@ impl Drop for Pack {
 }
 
 // The pack file: a header line, then per directory `d INO MTIME_NS DIR` and per file `f LEN NAME`,
-// LEN bytes and a newline. Anything unexpected discards the whole pack.
-fn parse(data: &[u8]) -> Option<State> {
-    let mut state = State::default();
-    let (header, mut rest) = split_line(data)?;
+// LEN bytes and a newline. Anything unexpected discards the whole pack. Only the directories are indexed
+// here; a directory's records are searched when one of its files is asked for.
+fn parse(data: Vec<u8>) -> Option<Loaded> {
+    let mut dirs = HashMap::new();
+    let (header, mut at) = line(&data, 0)?;
     let written = std::str::from_utf8(header).ok()?.strip_prefix(MAGIC)?;
-    state.written_ns = written.trim().parse().ok()?;
-    let mut current: Option<String> = None;
-    while !rest.is_empty() {
-        let (line, after) = split_line(rest)?;
-        let line = std::str::from_utf8(line).ok()?;
-        let mut fields = line.splitn(4, ' ');
+    let written_ns = written.trim().parse().ok()?;
+    let mut current: Option<(Box<str>, Stamp, usize)> = None;
+    let mut close = |current: Option<(Box<str>, Stamp, usize)>, end: usize| {
+        if let Some((name, stamp, start)) = current {
+            let dir = PackedDir {
+                stamp,
+                records: start..end,
+                check: OnceLock::new(),
+            };
+            dirs.insert(name, dir);
+        }
+    };
+    while at < data.len() {
+        let (text, next) = line(&data, at)?;
+        let text = std::str::from_utf8(text).ok()?;
+        let mut fields = text.splitn(4, ' ');
         match (fields.next()?, fields.next()?, fields.next()?) {
             ("d", ino, mtime) => {
-                let name = fields.next()?.to_owned();
+                let name: Box<str> = fields.next()?.into();
                 let stamp = Stamp {
                     ino: ino.parse().ok()?,
                     mtime_ns: mtime.parse().ok()?,
                 };
-                state.dirs.insert(
-                    name.clone(),
-                    Dir {
-                        stamp: Some(stamp),
-                        checked: false,
-                        files: HashMap::new(),
-                    },
-                );
-                current = Some(name);
-                rest = after;
+                close(current.take(), at);
+                current = Some((name, stamp, next));
+                at = next;
             }
-            ("f", len, name) => {
+            ("f", len, _) => {
+                current.as_ref()?;
                 let len: usize = len.parse().ok()?;
-                let bytes = after.get(..len)?;
-                if after.get(len) != Some(&b'\n') {
+                let end = next.checked_add(len)?;
+                if data.get(end) != Some(&b'\n') {
                     return None;
                 }
-                let dir = state.dirs.get_mut(current.as_deref()?)?;
-                dir.files.insert(name.to_owned(), Arc::from(bytes));
-                rest = &after[len + 1..];
+                at = end + 1;
             }
             _ => return None,
         }
     }
-    Some(state)
+    close(current, at);
+    Some(Loaded {
+        data,
+        written_ns,
+        dirs,
+    })
 }
 
-fn split_line(data: &[u8]) -> Option<(&[u8], &[u8])> {
-    let i = data.iter().position(|&b| b == b'\n')?;
-    Some((&data[..i], &data[i + 1..]))
+/// The line starting at `at` and where the next one starts.
+fn line(data: &[u8], at: usize) -> Option<(&[u8], usize)> {
+    let len = data.get(at..)?.iter().position(|&b| b == b'\n')?;
+    Some((&data[at..at + len], at + len + 1))
+}
+
+/// The bytes of file `name` among one directory's (well-formed) records.
+fn find<'a>(mut records: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    while let Some((head, next)) = line(records, 0) {
+        let head = head.strip_prefix(b"f ")?;
+        let space = head.iter().position(|&b| b == b' ')?;
+        let len: usize = std::str::from_utf8(&head[..space]).ok()?.parse().ok()?;
+        let body = records.get(next..next + len)?;
+        if &head[space + 1..] == name.as_bytes() {
+            return Some(body);
+        }
+        records = records.get(next + len + 1..)?;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -297,6 +382,43 @@ mod tests {
     }
 
     #[test]
+    fn directories_not_asked_for_stay_packed_and_new_files_join_their_directory() {
+        let root = tempfile::tempdir().unwrap();
+        let download = root.path().join("cache/download");
+        let old = SystemTime::now() - Duration::from_secs(60);
+        for m in ["a", "b"] {
+            let v = download.join(format!("example.com/{m}/@v"));
+            fs::create_dir_all(&v).unwrap();
+            fs::write(v.join("v1.0.0.mod"), format!("module example.com/{m}\n")).unwrap();
+            fs::write(v.join("v1.0.0.info"), "{}").unwrap();
+            fs::File::open(&v).unwrap().set_modified(old).unwrap();
+        }
+        let mut reads = 0;
+        let pack = Pack::open(root.path(), download.clone());
+        read_counting(&pack, "example.com/a/@v", "v1.0.0.mod", &mut reads);
+        drop(pack);
+        // b only: a is neither checked nor read, and must survive the rewrite.
+        let pack = Pack::open(root.path(), download.clone());
+        read_counting(&pack, "example.com/b/@v", "v1.0.0.mod", &mut reads);
+        drop(pack);
+        assert_eq!(reads, 2);
+        // a's .info joins a's packed .mod.
+        let pack = Pack::open(root.path(), download.clone());
+        read_counting(&pack, "example.com/a/@v", "v1.0.0.info", &mut reads);
+        assert_eq!(reads, 3);
+        drop(pack);
+        let pack = Pack::open(root.path(), download);
+        for (m, f) in [
+            ("a", "v1.0.0.mod"),
+            ("a", "v1.0.0.info"),
+            ("b", "v1.0.0.mod"),
+        ] {
+            read_counting(&pack, &format!("example.com/{m}/@v"), f, &mut reads);
+        }
+        assert_eq!(reads, 3, "all three from the pack");
+    }
+
+    #[test]
     fn recently_modified_directories_are_not_trusted() {
         let root = tempfile::tempdir().unwrap();
         let download = root.path().join("cache/download");
@@ -325,9 +447,17 @@ mod tests {
             b"slipway-modcache-pack 1 5\nd 1 2 a/@v\nf 3 x\nabcd",
             b"slipway-modcache-pack 1 5\nq\n",
         ] {
-            assert!(parse(data).is_none(), "{:?}", String::from_utf8_lossy(data));
+            assert!(
+                parse(data.to_vec()).is_none(),
+                "{:?}",
+                String::from_utf8_lossy(data)
+            );
         }
-        let ok = parse(b"slipway-modcache-pack 1 5\nd 1 2 a/@v\nf 3 x\nabc\n").unwrap();
-        assert_eq!(&*ok.dirs["a/@v"].files["x"], b"abc");
+        let ok = parse(b"slipway-modcache-pack 1 5\nd 1 2 a/@v\nf 3 x\nabc\nf 1 y\nz\n".to_vec())
+            .unwrap();
+        let records = &ok.data[ok.dirs["a/@v"].records.clone()];
+        assert_eq!(find(records, "x"), Some(&b"abc"[..]));
+        assert_eq!(find(records, "y"), Some(&b"z"[..]));
+        assert_eq!(find(records, "w"), None);
     }
 }
