@@ -99,7 +99,7 @@ pub(crate) const NONE: &str = "none";
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Graph {
     roots: Vec<Mv>,
-    required: HashMap<Mv, Vec<Mv>>,
+    required: HashMap<Mv, Arc<[Mv]>>,
     reachable: HashSet<Mv>,
     selected: HashMap<Arc<str>, Arc<str>>,
 }
@@ -128,11 +128,12 @@ impl Graph {
 
     /// Records that `m` requires `reqs` (once per module; a second call is ignored, as it cannot happen in
     /// the loader).
-    pub(crate) fn require(&mut self, m: &Mv, reqs: Vec<Mv>) {
+    pub(crate) fn require(&mut self, m: &Mv, reqs: impl Into<Arc<[Mv]>>) {
         if self.required.contains_key(m) {
             return;
         }
-        for dep in &reqs {
+        let reqs = reqs.into();
+        for dep in reqs.iter() {
             self.reachable.insert(dep.clone());
             self.select(dep);
         }
@@ -140,7 +141,7 @@ impl Graph {
     }
 
     pub(crate) fn required_by(&self, m: &Mv) -> Option<&[Mv]> {
-        self.required.get(m).map(Vec::as_slice)
+        self.required.get(m).map(|r| &**r)
     }
 
     /// The selected version of `path`, `none` when the path is not in the graph.

@@ -43,7 +43,7 @@ fn pruning_for(go: &str) -> Pruning {
 pub(crate) struct Summary {
     pub(crate) module: Box<str>,
     pub(crate) pruning: Pruning,
-    pub(crate) require: Vec<Mv>,
+    pub(crate) require: Arc<[Mv]>,
 }
 
 #[derive(Debug)]
@@ -90,14 +90,15 @@ impl Reqs {
     }
 }
 
-type Loaded = HashMap<Mv, std::result::Result<Arc<Summary>, ModError>>;
+/// A loaded summary, or why it could not be loaded (shared: the maps holding these stay small).
+type Loaded = HashMap<Mv, std::result::Result<Arc<Summary>, Arc<ModError>>>;
 
 /// What the parallel graph traversal shares: the (module, pruning) pairs queued so far, the summaries
 /// loaded, and the order they were loaded in.
 struct Traversal {
     loading: HashSet<(Mv, Pruning)>,
     loaded: Loaded,
-    order: Vec<Mv>,
+    order: Vec<(Mv, Arc<Summary>)>,
 }
 
 /// The loader of one main module or workspace.
@@ -112,7 +113,7 @@ pub(crate) struct Loader<'a> {
     work_replace: HashMap<Mv, Replacement>,
     mod_replace: HashMap<Mv, Replacement>,
     excludes: HashSet<Mv>,
-    raw: Mutex<HashMap<Mv, std::result::Result<Arc<Summary>, ModError>>>,
+    raw: Mutex<Loaded>,
     /// One shared copy of each path and version the summaries name: thousands of requirements name the
     /// same few hundred strings.
     strings: Mutex<HashSet<Arc<str>>>,
@@ -754,7 +755,7 @@ impl<'a> Loader<'a> {
                 return Ok(Vec::new());
             }
             self.summary(m)
-                .map(|s| s.require.clone())
+                .map(|s| s.require.to_vec())
                 .map_err(|e| Error::build_list(vec![m.clone()], e))
         };
         // The full (unpruned) build list of main.
@@ -901,7 +902,7 @@ impl<'a> Loader<'a> {
                 .last()
                 .and_then(|m| loaded.get(m))
                 .and_then(|r| r.as_ref().err())
-                .cloned();
+                .map(|e| ModError::clone(e));
             if let Some(err) = err {
                 return (g, Some(Error::build_list(stack, err)));
             }
@@ -934,10 +935,8 @@ impl<'a> Loader<'a> {
             });
         });
         let t = shared.into_inner().unwrap_or_else(PoisonError::into_inner);
-        for m in &t.order {
-            if let Some(Ok(s)) = t.loaded.get(m) {
-                g.require(m, s.require.clone());
-            }
+        for (m, s) in &t.order {
+            g.require(m, s.require.clone());
         }
         *loading = t.loading;
         *loaded = t.loaded;
@@ -952,10 +951,12 @@ impl<'a> Loader<'a> {
         let lock = || shared.lock().unwrap_or_else(PoisonError::into_inner);
         let known = lock().loaded.get(&m).cloned();
         let result = known.unwrap_or_else(|| {
-            let r = self.summary(&m);
+            let r = self.summary(&m).map_err(Arc::new);
             let mut t = lock();
             if !t.loaded.contains_key(&m) {
-                t.order.push(m.clone());
+                if let Ok(s) = &r {
+                    t.order.push((m.clone(), s.clone()));
+                }
                 t.loaded.insert(m.clone(), r.clone());
             }
             r
@@ -972,7 +973,7 @@ impl<'a> Loader<'a> {
             s.pruning
         };
         let mut t = lock();
-        for r in &s.require {
+        for r in s.require.iter() {
             if &*r.version == NONE || !t.loading.insert((r.clone(), next_pruning)) {
                 continue;
             }
@@ -1009,7 +1010,12 @@ impl<'a> Loader<'a> {
         }
         if !self.excludes.is_empty() && summary.require.iter().any(|r| self.excludes.contains(r)) {
             let mut s = (*summary).clone();
-            s.require.retain(|r| !self.excludes.contains(r));
+            s.require = summary
+                .require
+                .iter()
+                .filter(|r| !self.excludes.contains(*r))
+                .cloned()
+                .collect();
             return Ok(Arc::new(s));
         }
         Ok(summary)
@@ -1027,13 +1033,17 @@ impl<'a> Loader<'a> {
             .unwrap_or_else(PoisonError::into_inner)
             .get(m)
         {
-            return hit.clone();
+            return hit.clone().map_err(|e| ModError::clone(&e));
         }
         let result = self.read_summary(m, dir);
+        let shared = match &result {
+            Ok(s) => Ok(s.clone()),
+            Err(e) => Err(Arc::new(e.clone())),
+        };
         self.raw
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(m.clone(), result.clone());
+            .insert(m.clone(), shared);
         result
     }
 
@@ -1131,7 +1141,7 @@ impl<'a> Loader<'a> {
         Ok(Arc::new(Summary {
             module: f.module.unwrap_or_default().into(),
             pruning,
-            require,
+            require: require.into(),
         }))
     }
 
@@ -1241,7 +1251,7 @@ fn toolchain_summary(m: &Mv) -> Summary {
     Summary {
         module: m.path.as_ref().into(),
         pruning: Pruning::Pruned,
-        require,
+        require: require.into(),
     }
 }
 
@@ -1426,7 +1436,7 @@ mod tests {
         assert_eq!(pruning_for("1.17"), Pruning::Pruned);
         assert_eq!(pruning_for("1.21.0"), Pruning::Pruned);
         let s = toolchain_summary(&Mv::new("go", "1.21"));
-        assert_eq!(s.require, [Mv::new("toolchain", "go1.21")]);
+        assert_eq!(*s.require, [Mv::new("toolchain", "go1.21")]);
         assert!(toolchain_summary(&Mv::new("go", "1.20")).require.is_empty());
     }
 }

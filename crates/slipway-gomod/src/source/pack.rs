@@ -100,6 +100,9 @@ struct FreshDir {
 pub(crate) struct Pack {
     file: PathBuf,
     download_root: PathBuf,
+    /// `download_root`, open: directories are checked relative to it (a shorter path walk per check).
+    #[cfg(unix)]
+    root: Option<rustix::fd::OwnedFd>,
     loaded: Loaded,
     fresh: Mutex<Fresh>,
 }
@@ -109,9 +112,20 @@ impl Pack {
     pub(crate) fn open(gomodcache: &Path, download_root: PathBuf) -> Pack {
         let file = gomodcache.join("cache").join("slipway").join("pack");
         let loaded = fs::read(&file).ok().and_then(parse).unwrap_or_default();
+        #[cfg(unix)]
+        let root = rustix::fs::open(
+            &download_root,
+            rustix::fs::OFlags::RDONLY
+                | rustix::fs::OFlags::DIRECTORY
+                | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .ok();
         Pack {
             file,
             download_root,
+            #[cfg(unix)]
+            root,
             loaded,
             fresh: Mutex::new(Fresh::default()),
         }
@@ -121,9 +135,25 @@ impl Pack {
         self.fresh.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The stamp `dir` (relative to `cache/download`) has now.
+    fn stamp(&self, dir: &str) -> Option<Stamp> {
+        #[cfg(unix)]
+        if let Some(root) = &self.root {
+            let st = rustix::fs::statat(root, dir, rustix::fs::AtFlags::empty()).ok()?;
+            // As `Stamp::of` reads it: no stamp for a time before the epoch.
+            let secs = u128::try_from(st.st_mtime).ok()?;
+            let nanos = u128::try_from(st.st_mtime_nsec).ok()?;
+            return Some(Stamp {
+                ino: st.st_ino,
+                mtime_ns: secs * 1_000_000_000 + nanos,
+            });
+        }
+        Stamp::of(&self.download_root.join(dir))
+    }
+
     fn check(&self, dir: &str, packed: &PackedDir) -> Check {
         *packed.check.get_or_init(|| {
-            let now = Stamp::of(&self.download_root.join(dir));
+            let now = self.stamp(dir);
             let trusted = now == Some(packed.stamp)
                 && packed.stamp.mtime_ns + RACY.as_nanos() <= self.loaded.written_ns;
             if trusted {
@@ -166,7 +196,7 @@ impl Pack {
                 (None, Some(_)) => stamp,
                 (None, None) => {
                     drop(fresh);
-                    Stamp::of(&self.download_root.join(dir))
+                    self.stamp(dir)
                 }
             }
         };
@@ -435,6 +465,18 @@ mod tests {
             reads, 2,
             "a directory changed just before the pack was written is racy"
         );
+    }
+
+    #[test]
+    fn relative_stamps_are_the_stamps_of_the_directories() {
+        let root = tempfile::tempdir().unwrap();
+        let download = root.path().join("cache/download");
+        let v = download.join("example.com/m/@v");
+        fs::create_dir_all(&v).unwrap();
+        let pack = Pack::open(root.path(), download);
+        assert!(pack.stamp("example.com/m/@v").is_some());
+        assert_eq!(pack.stamp("example.com/m/@v"), Stamp::of(&v));
+        assert_eq!(pack.stamp("example.com/gone/@v"), None);
     }
 
     #[test]
