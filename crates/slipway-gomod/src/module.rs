@@ -640,6 +640,10 @@ pub fn escape_path(path: &str) -> Result<String> {
 /// The escaped form of a version (`module.EscapeVersion`). Versions need not be semver but must be valid file
 /// names without `!`.
 pub fn escape_version(version: &str) -> Result<String> {
+    // `vN.N.N`: a valid file name with nothing to escape.
+    if crate::version::is_plain_release(version) {
+        return Ok(version.to_owned());
+    }
     if check_elem(version, PathKind::File).is_err() || version.contains('!') || !version.is_ascii()
     {
         return Err(Error::InvalidVersion {

@@ -145,34 +145,39 @@ pub(crate) fn canonical_module_version_cow(v: &str) -> Option<std::borrow::Cow<'
 }
 
 // `v` then three dot-separated decimal numbers without leading zeros: canonical as it stands.
-fn is_plain_release(v: &str) -> bool {
+pub(crate) fn is_plain_release(v: &str) -> bool {
     plain_release(v).is_some()
 }
 
 // The three numbers of a plain release (see `is_plain_release`).
 fn plain_release(v: &str) -> Option<[&str; 3]> {
-    let rest = v.strip_prefix('v')?;
-    let bytes = rest.as_bytes();
-    let mut parts = [""; 3];
-    let mut start = 0;
-    for (k, part) in parts.iter_mut().enumerate() {
-        let mut end = start;
-        while end < bytes.len() && bytes[end].is_ascii_digit() {
-            end += 1;
+    let b = v.as_bytes();
+    if b.first() != Some(&b'v') {
+        return None;
+    }
+    let mut ends = [0usize; 3];
+    let mut i = 1;
+    for (k, end) in ends.iter_mut().enumerate() {
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
         }
-        let n = end - start;
-        if n == 0 || (n > 1 && bytes[start] == b'0') {
+        if i == start || (i - start > 1 && b[start] == b'0') {
             return None;
         }
-        *part = &rest[start..end];
-        let last = k == 2;
-        match bytes.get(end) {
-            None if last => return Some(parts),
-            Some(b'.') if !last => start = end + 1,
-            _ => return None,
+        *end = i;
+        if k < 2 {
+            if b.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
         }
     }
-    None
+    if i != b.len() {
+        return None;
+    }
+    // Only ASCII digits and dots were read: every index is a character boundary.
+    Some([&v[1..ends[0]], &v[ends[0] + 1..ends[1]], &v[ends[1] + 1..]])
 }
 
 /// The major version prefix (`semver.Major`): `"v2"` for `v2.1.0`. `None` when `v` is invalid.
@@ -219,6 +224,9 @@ pub fn build(v: &str) -> Option<&str> {
 /// assert_eq!(version::compare("bad", "v0.0.0"), Ordering::Less);
 /// ```
 pub fn compare(a: &str, b: &str) -> Ordering {
+    if a == b {
+        return Ordering::Equal;
+    }
     if let (Some(pa), Some(pb)) = (plain_release(a), plain_release(b)) {
         return cmp_int(pa[0], pb[0])
             .then_with(|| cmp_int(pa[1], pb[1]))

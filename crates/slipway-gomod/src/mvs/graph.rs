@@ -100,7 +100,6 @@ pub(crate) const NONE: &str = "none";
 pub(crate) struct Graph {
     roots: Vec<Mv>,
     required: HashMap<Mv, Arc<[Mv]>>,
-    reachable: HashSet<Mv>,
     selected: HashMap<Arc<str>, Arc<str>>,
 }
 
@@ -109,11 +108,9 @@ impl Graph {
         let mut g = Graph {
             roots: Vec::new(),
             required: HashMap::new(),
-            reachable: HashSet::new(),
             selected: HashMap::new(),
         };
         for m in &roots {
-            g.reachable.insert(m.clone());
             g.select(m);
         }
         g.roots = roots;
@@ -121,8 +118,16 @@ impl Graph {
     }
 
     fn select(&mut self, m: &Mv) {
-        if cmp_version(&m.path, self.selected(&m.path), &m.version).is_lt() {
-            self.selected.insert(m.path.clone(), m.version.clone());
+        match self.selected.get_mut(&m.path) {
+            Some(v) => {
+                if cmp_version(&m.path, v, &m.version).is_lt() {
+                    *v = m.version.clone();
+                }
+            }
+            None if cmp_version(&m.path, NONE, &m.version).is_lt() => {
+                self.selected.insert(m.path.clone(), m.version.clone());
+            }
+            None => {}
         }
     }
 
@@ -134,7 +139,6 @@ impl Graph {
         }
         let reqs = reqs.into();
         for dep in reqs.iter() {
-            self.reachable.insert(dep.clone());
             self.select(dep);
         }
         self.required.insert(m.clone(), reqs);

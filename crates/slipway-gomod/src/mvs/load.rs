@@ -101,6 +101,57 @@ struct Traversal {
     order: Vec<(Mv, Arc<Summary>)>,
 }
 
+/// What summaries share: interned strings, and what each go line means.
+#[derive(Default)]
+struct Shared {
+    strings: HashSet<Arc<str>>,
+    go_lines: HashMap<Box<str>, GoLine>,
+}
+
+/// What a dependency's go line means for the graph.
+#[derive(Clone, Copy)]
+struct GoLine {
+    pruning: Pruning,
+    /// Go >= 1.21: the go line is a requirement on `go`.
+    strict: bool,
+    /// Newer than the running go (only when `strict`).
+    too_new: bool,
+}
+
+impl Shared {
+    fn intern(&mut self, s: &str) -> Arc<str> {
+        if let Some(shared) = self.strings.get(s) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = Arc::from(s);
+        self.strings.insert(shared.clone());
+        shared
+    }
+
+    /// The meaning of go line `go` (empty when there is none) under a running go of `running`.
+    fn go_line(&mut self, go: &str, running: &str) -> GoLine {
+        if let Some(known) = self.go_lines.get(go) {
+            return *known;
+        }
+        let line = if go.is_empty() {
+            GoLine {
+                pruning: Pruning::Unpruned,
+                strict: false,
+                too_new: false,
+            }
+        } else {
+            let strict = version::compare_go(go, GO_STRICT_VERSION).is_ge();
+            GoLine {
+                pruning: pruning_for(go),
+                strict,
+                too_new: strict && version::compare_go(go, running).is_gt(),
+            }
+        };
+        self.go_lines.insert(go.into(), line);
+        line
+    }
+}
+
 /// The loader of one main module or workspace.
 pub(crate) struct Loader<'a> {
     source: &'a dyn ModuleSource,
@@ -115,8 +166,8 @@ pub(crate) struct Loader<'a> {
     excludes: HashSet<Mv>,
     raw: Mutex<Loaded>,
     /// One shared copy of each path and version the summaries name: thousands of requirements name the
-    /// same few hundred strings.
-    strings: Mutex<HashSet<Arc<str>>>,
+    /// same few hundred strings (and go lines, the same few versions).
+    strings: Mutex<Shared>,
     pub(crate) warnings: Vec<String>,
     /// Whether go reported an error among `warnings` without stopping (`base.Errorf`): the command goes
     /// on but exits with status 1.
@@ -144,7 +195,7 @@ impl<'a> Loader<'a> {
             mod_replace: HashMap::new(),
             excludes: HashSet::new(),
             raw: Mutex::new(HashMap::new()),
-            strings: Mutex::new(HashSet::new()),
+            strings: Mutex::new(Shared::default()),
             warnings: Vec::new(),
             errored: false,
             pool: rayon::ThreadPoolBuilder::new()
@@ -1098,35 +1149,21 @@ impl<'a> Loader<'a> {
 
     fn summary_from(&self, m: &Mv, f: &LaxRef<'_>) -> std::result::Result<Arc<Summary>, ModError> {
         let go_version = f.go.unwrap_or_default();
-        let pruning = if go_version.is_empty() {
-            Pruning::Unpruned
-        } else {
-            pruning_for(go_version)
-        };
         let mut require = Vec::with_capacity(f.require.len() + 1);
-        let mut strings = self.strings.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut intern = |s: &str| match strings.get(s) {
-            Some(shared) => shared.clone(),
-            None => {
-                let shared: Arc<str> = Arc::from(s);
-                strings.insert(shared.clone());
-                shared
-            }
-        };
+        let mut shared = self.strings.lock().unwrap_or_else(PoisonError::into_inner);
         require.extend(f.require.iter().map(|(path, v)| Mv {
-            path: intern(path),
-            version: intern(v),
+            path: shared.intern(path),
+            version: shared.intern(v),
         }));
-        let go = (!go_version.is_empty()
-            && version::compare_go(go_version, GO_STRICT_VERSION).is_ge())
-        .then(|| Mv {
-            path: intern("go"),
-            version: intern(go_version),
+        let go = shared.go_line(go_version, &self.options.go_version);
+        let go_mv = go.strict.then(|| Mv {
+            path: shared.intern("go"),
+            version: shared.intern(go_version),
         });
-        drop(strings);
-        if let Some(go) = go {
-            require.push(go);
-            if version::compare_go(go_version, &self.options.go_version).is_gt() {
+        drop(shared);
+        if let Some(go_mv) = go_mv {
+            require.push(go_mv);
+            if go.too_new {
                 return Err(ModError::Other {
                     message: Error::TooNew {
                         what: format!("module {m}"),
@@ -1140,7 +1177,7 @@ impl<'a> Loader<'a> {
         }
         Ok(Arc::new(Summary {
             module: f.module.unwrap_or_default().into(),
-            pruning,
+            pruning: go.pruning,
             require: require.into(),
         }))
     }

@@ -19,7 +19,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use foldhash::HashMap;
 
 use super::pack::Pack;
 use super::{Artifact, Error, Info, ModuleSource, Result};
@@ -43,6 +45,8 @@ use crate::{dirhash, module, version};
 pub struct ModCache {
     root: PathBuf,
     pack: Option<Arc<Pack>>,
+    /// Module paths already checked and escaped (a graph load asks for each path once per version).
+    escaped: Arc<Mutex<HashMap<Box<str>, Arc<str>>>>,
 }
 
 /// Where [`ModCache::download`] left one module version, as `go mod download -json` reports it.
@@ -61,6 +65,21 @@ pub struct Download {
     pub go_mod_sum: String,
 }
 
+/// The `.info` cmd/go writes for a proxy's answer, `{"Version":"…","Time":"…"}` with nothing to unescape,
+/// read without a JSON parser; `None` for anything else (which then goes to the parser).
+fn plain_info(data: &[u8]) -> Option<Info> {
+    let text = std::str::from_utf8(data).ok()?;
+    let text = text.strip_suffix('\n').unwrap_or(text);
+    let rest = text.strip_prefix("{\"Version\":\"")?;
+    let (version, rest) = rest.split_once('"')?;
+    let time = rest.strip_prefix(",\"Time\":\"")?.strip_suffix("\"}")?;
+    let plain = |s: &str| !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20);
+    (plain(version) && plain(time)).then(|| Info {
+        version: version.to_owned(),
+        time: time.to_owned(),
+    })
+}
+
 /// What cmd/go once wrote into auto-converted go.mod files; such files are treated as absent.
 const OLD_VGO_PREFIX: &[u8] = b"//vgo 0.0.";
 
@@ -70,6 +89,7 @@ impl ModCache {
         ModCache {
             root: root.into(),
             pack: None,
+            escaped: Arc::default(),
         }
     }
 
@@ -114,8 +134,8 @@ impl ModCache {
             location: self.describe(),
             message,
         };
-        let escaped = module::escape_path(path).map_err(|e| fail(e.to_string()))?;
-        match version::canonical_module_version(version) {
+        let escaped = self.escape_path(path).map_err(|e| fail(e.to_string()))?;
+        match version::canonical_module_version_cow(version) {
             None => return Err(fail(format!("non-semver module version {version:?}"))),
             Some(c) if c != version => {
                 return Err(fail(format!("non-canonical module version {version:?}")));
@@ -123,7 +143,25 @@ impl ModCache {
             Some(_) => {}
         }
         let escaped_version = module::escape_version(version).map_err(|e| fail(e.to_string()))?;
-        Ok((escaped + "/@v", escaped_version + "." + suffix))
+        let mut dir = String::with_capacity(escaped.len() + 3);
+        dir.push_str(&escaped);
+        dir.push_str("/@v");
+        let mut name = String::with_capacity(escaped_version.len() + 1 + suffix.len());
+        name.push_str(&escaped_version);
+        name.push('.');
+        name.push_str(suffix);
+        Ok((dir, name))
+    }
+
+    /// [`module::escape_path`], remembered.
+    fn escape_path(&self, path: &str) -> module::Result<Arc<str>> {
+        let lock = || self.escaped.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(hit) = lock().get(path) {
+            return Ok(hit.clone());
+        }
+        let escaped: Arc<str> = module::escape_path(path)?.into();
+        lock().insert(path.into(), escaped.clone());
+        Ok(escaped)
     }
 
     fn not_found(&self, path: &str, version: &str, what: Artifact) -> Error {
@@ -273,6 +311,9 @@ impl ModuleSource for ModCache {
 
     fn info(&self, path: &str, version: &str) -> Result<Info> {
         let data = self.read(path, version, "info", Artifact::Info)?;
+        if let Some(info) = plain_info(&data) {
+            return Ok(info);
+        }
         // An unreadable `.info` is treated as missing, as cmd/go's readDiskStat does: it gets fetched again.
         serde_json::from_slice(&data).map_err(|_| self.not_found(path, version, Artifact::Info))
     }
@@ -624,6 +665,29 @@ mod tests {
             r#"{"Version":"v1.0.0","Time":"2024-01-02T03:04:05Z"}"#
         );
         assert_eq!(go_json_string("a<b>&"), r#""a\u003cb\u003e\u0026""#);
+    }
+
+    #[test]
+    fn plain_info_reads_what_the_json_parser_reads() {
+        for data in [
+            &br#"{"Version":"v1.0.0","Time":"2024-01-02T03:04:05Z"}"#[..],
+            b"{\"Version\":\"v1.0.0\",\"Time\":\"2024-01-02T03:04:05Z\"}\n",
+            br#"{"Version":"v1.0.0","Time":""}"#,
+        ] {
+            let parsed: Info = serde_json::from_slice(data).unwrap();
+            assert_eq!(plain_info(data), Some(parsed));
+        }
+        // Escapes, other fields, other orders and spacing: left to the parser.
+        for data in [
+            &br#"{"Version":"v1.0.0\u0041","Time":"2024-01-02T03:04:05Z"}"#[..],
+            br#"{"Version":"v1.0.0","Time":"2024-01-02T03:04:05Z","Origin":{}}"#,
+            br#"{"Time":"2024-01-02T03:04:05Z","Version":"v1.0.0"}"#,
+            br#"{"Version": "v1.0.0","Time":"2024-01-02T03:04:05Z"}"#,
+            br#"{"Version":"v1.0.0"}"#,
+            b"",
+        ] {
+            assert_eq!(plain_info(data), None, "{}", String::from_utf8_lossy(data));
+        }
     }
 
     #[test]

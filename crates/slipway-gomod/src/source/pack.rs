@@ -55,10 +55,10 @@ impl Stamp {
 }
 
 /// What comparing a packed directory with the disk found.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum Check {
-    /// Unchanged: its packed files are current.
-    Trusted,
+    /// Unchanged: its packed files are current (each file's name and bytes, as ranges of the pack).
+    Trusted(Vec<(Range<usize>, Range<usize>)>),
     /// Changed (or racy, or gone): its files are read from disk again, under the stamp it has now.
     Changed(Option<Stamp>),
 }
@@ -151,13 +151,13 @@ impl Pack {
         Stamp::of(&self.download_root.join(dir))
     }
 
-    fn check(&self, dir: &str, packed: &PackedDir) -> Check {
-        *packed.check.get_or_init(|| {
+    fn check<'p>(&self, dir: &str, packed: &'p PackedDir) -> &'p Check {
+        packed.check.get_or_init(|| {
             let now = self.stamp(dir);
             let trusted = now == Some(packed.stamp)
                 && packed.stamp.mtime_ns + RACY.as_nanos() <= self.loaded.written_ns;
             if trusted {
-                Check::Trusted
+                Check::Trusted(index(&self.loaded.data, packed.records.clone()))
             } else {
                 Check::Changed(now)
             }
@@ -176,13 +176,17 @@ impl Pack {
         // The stamp files read from disk are kept under: taken before reading them, so that a file added
         // after it changes the directory's time and is noticed by the next run.
         let stamp = match packed.map(|p| (p, self.check(dir, p))) {
-            Some((p, Check::Trusted)) => {
-                if let Some(bytes) = find(&self.loaded.data[p.records.clone()], name) {
-                    return Ok(bytes.to_vec());
+            Some((p, Check::Trusted(files))) => {
+                let data = &self.loaded.data;
+                if let Some((_, body)) = files
+                    .iter()
+                    .find(|(n, _)| &data[n.clone()] == name.as_bytes())
+                {
+                    return Ok(data[body.clone()].to_vec());
                 }
                 Some(p.stamp)
             }
-            Some((_, Check::Changed(now))) => now,
+            Some((_, Check::Changed(now))) => *now,
             None => None,
         };
         let stamp = {
@@ -349,19 +353,28 @@ fn line(data: &[u8], at: usize) -> Option<(&[u8], usize)> {
     Some((&data[at..at + len], at + len + 1))
 }
 
-/// The bytes of file `name` among one directory's (well-formed) records.
-fn find<'a>(mut records: &'a [u8], name: &str) -> Option<&'a [u8]> {
-    while let Some((head, next)) = line(records, 0) {
-        let head = head.strip_prefix(b"f ")?;
-        let space = head.iter().position(|&b| b == b' ')?;
-        let len: usize = std::str::from_utf8(&head[..space]).ok()?.parse().ok()?;
-        let body = records.get(next..next + len)?;
-        if &head[space + 1..] == name.as_bytes() {
-            return Some(body);
-        }
-        records = records.get(next + len + 1..)?;
+/// The files among one directory's (well-formed) records: each one's name and bytes, as ranges of
+/// `data`.
+fn index(data: &[u8], records: Range<usize>) -> Vec<(Range<usize>, Range<usize>)> {
+    let mut files = Vec::new();
+    let mut at = records.start;
+    while at < records.end {
+        let Some((head, next)) = line(data, at) else {
+            break;
+        };
+        let Some(space) = head.iter().skip(2).position(|&b| b == b' ') else {
+            break;
+        };
+        let Some(len) = std::str::from_utf8(&head[2..2 + space])
+            .ok()
+            .and_then(|n| n.parse::<usize>().ok())
+        else {
+            break;
+        };
+        files.push((at + 3 + space..next - 1, next..next + len));
+        at = next + len + 1;
     }
-    None
+    files
 }
 
 #[cfg(test)]
@@ -497,9 +510,11 @@ mod tests {
         }
         let ok = parse(b"slipway-modcache-pack 1 5\nd 1 2 a/@v\nf 3 x\nabc\nf 1 y\nz\n".to_vec())
             .unwrap();
-        let records = &ok.data[ok.dirs["a/@v"].records.clone()];
-        assert_eq!(find(records, "x"), Some(&b"abc"[..]));
-        assert_eq!(find(records, "y"), Some(&b"z"[..]));
-        assert_eq!(find(records, "w"), None);
+        let files = index(&ok.data, ok.dirs["a/@v"].records.clone());
+        let files: Vec<(&[u8], &[u8])> = files
+            .into_iter()
+            .map(|(n, b)| (&ok.data[n], &ok.data[b]))
+            .collect();
+        assert_eq!(files, [(&b"x"[..], &b"abc"[..]), (&b"y"[..], &b"z"[..])]);
     }
 }
