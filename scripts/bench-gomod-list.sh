@@ -7,12 +7,12 @@
 # most go.mod files say go 1.21 (pruned), one in ten go 1.16 (unpruned: its whole subgraph is loaded). The
 # main module (go 1.21) requires every module at its latest version, as `go mod tidy` would leave it.
 #
-#   scripts/bench-gomod-list.sh [RUNS]        (default 15 runs each; prints medians)
+#   scripts/bench-gomod-list.sh [RUNS]        (default 30 runs each; prints medians)
 #   SLIPWAY=/path/to/slipway scripts/bench-gomod-list.sh   to time an existing binary
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 . "$root/scripts/env.sh"
-runs="${1:-15}"
+runs="${1:-30}"
 work="$(mktemp -d)"
 trap 'chmod -R u+w "$work"; rm -rf "$work"' EXIT
 
@@ -67,35 +67,40 @@ cmp "$work/go.list" "$work/slipway.list"
 cmp "$work/go.graph" "$work/slipway.graph"
 echo "world: $(find "$work/proxy" -name '*.mod' | wc -l) module versions; build list $(wc -l <"$work/go.list") lines, graph $(wc -l <"$work/go.graph") edges; outputs identical"
 
-# measure CMD...: medians over RUNS runs of wall time and of CPU time (user + system), in milliseconds.
-# Both are shown: on a shared machine wall time mostly measures waiting for a CPU.
-measure() {
-    local i walls=() cpus=()
-    for ((i = 0; i < runs; i++)); do
-        /usr/bin/time -f '%e %U %S' -o "$work/time" "$@" >/dev/null
-        read -r e u s <"$work/time"
-        walls+=("$(echo "$e * 1000" | bc -l)")
-        cpus+=("$(echo "($u + $s) * 1000" | bc -l)")
-    done
-    printf '%s %s\n' "$(median "${walls[@]}")" "$(median "${cpus[@]}")"
-}
-median() {
-    printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {m = (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "%.0f\n", m}'
-}
-
-read -r go_list_wall go_list_cpu <<<"$(measure go list -m all)"
-read -r sw_list_wall sw_list_cpu <<<"$(measure "$SLIPWAY" gomod list)"
-# Without the module cache pack (cache/slipway/pack): every .mod and .info read from its own file.
-read -r raw_list_wall raw_list_cpu <<<"$(measure env SLIPWAY_MODCACHE_PACK=off "$SLIPWAY" gomod list)"
-read -r go_graph_wall go_graph_cpu <<<"$(measure go mod graph)"
-read -r sw_graph_wall sw_graph_cpu <<<"$(measure "$SLIPWAY" gomod graph)"
-ratio() { echo "scale=1; $1 / ($2 + 0.0001)" | bc -l; }
-printf '%-22s %8s %8s\n' "median of $runs runs" "wall ms" "CPU ms"
-printf '%-22s %8s %8s\n' "go list -m all" "$go_list_wall" "$go_list_cpu"
-printf '%-22s %8s %8s   (%sx wall, %sx CPU)\n' "slipway gomod list" "$sw_list_wall" "$sw_list_cpu" \
-    "$(ratio "$go_list_wall" "$sw_list_wall")" "$(ratio "$go_list_cpu" "$sw_list_cpu")"
-printf '%-22s %8s %8s   (%sx wall, %sx CPU)\n' "  without the pack" "$raw_list_wall" "$raw_list_cpu" \
-    "$(ratio "$go_list_wall" "$raw_list_wall")" "$(ratio "$go_list_cpu" "$raw_list_cpu")"
-printf '%-22s %8s %8s\n' "go mod graph" "$go_graph_wall" "$go_graph_cpu"
-printf '%-22s %8s %8s   (%sx wall, %sx CPU)\n' "slipway gomod graph" "$sw_graph_wall" "$sw_graph_cpu" \
-    "$(ratio "$go_graph_wall" "$sw_graph_wall")" "$(ratio "$go_graph_cpu" "$sw_graph_cpu")"
+# Each command runs RUNS times, the five interleaved round by round (so that a busy spell on a shared
+# machine lands on all of them alike), timed with a monotonic clock around fork/exec/wait; CPU time is
+# user + system from getrusage. Medians are printed; on a shared machine wall time mostly measures
+# waiting for a CPU, so CPU time is shown too.
+python3 - "$runs" "$SLIPWAY" "$(command -v go)" <<'PY'
+import os, resource, statistics, subprocess, sys, time
+runs, slipway, go = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+commands = [
+    ("go list -m all", [go, "list", "-m", "all"], {}),
+    ("slipway gomod list", [slipway, "gomod", "list"], {}),
+    # Without the module cache pack (cache/slipway/pack): every .mod and .info read from its own file.
+    ("  without the pack", [slipway, "gomod", "list"], {"SLIPWAY_MODCACHE_PACK": "off"}),
+    ("go mod graph", [go, "mod", "graph"], {}),
+    ("slipway gomod graph", [slipway, "gomod", "graph"], {}),
+]
+wall = {name: [] for name, _, _ in commands}
+cpu = {name: [] for name, _, _ in commands}
+for _ in range(runs):
+    for name, argv, extra in commands:
+        env = dict(os.environ, **extra)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        subprocess.run(argv, stdout=subprocess.DEVNULL, env=env, check=True)
+        wall[name].append((time.perf_counter() - start) * 1000)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu[name].append((after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000)
+median = {name: (statistics.median(wall[name]), statistics.median(cpu[name])) for name, _, _ in commands}
+print(f"{'median of ' + str(runs) + ' runs':22} {'wall ms':>8} {'CPU ms':>8}")
+for name, _, _ in commands:
+    w, c = median[name]
+    line = f"{name:22} {w:8.1f} {c:8.1f}"
+    base = "go list -m all" if "list" in name or "pack" in name else "go mod graph"
+    if name != base:
+        bw, bc = median[base]
+        line += f"   ({bw / w:.1f}x wall, {bc / c:.1f}x CPU)"
+    print(line)
+PY

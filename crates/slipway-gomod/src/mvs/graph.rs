@@ -34,18 +34,19 @@ impl Mv {
 
     /// `path@version`, or the path alone for a main module (how `go mod graph` names nodes).
     pub fn node(&self) -> String {
-        if self.version.is_empty() {
-            self.path.to_string()
-        } else {
-            format!("{}@{}", self.path, self.version)
-        }
+        self.to_string()
     }
 }
 
 impl std::fmt::Display for Mv {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // module.Version's String: the path alone when there is no version.
-        f.write_str(&self.node())
+        f.write_str(&self.path)?;
+        if !self.version.is_empty() {
+            f.write_str("@")?;
+            f.write_str(&self.version)?;
+        }
+        Ok(())
     }
 }
 

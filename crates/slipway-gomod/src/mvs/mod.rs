@@ -492,12 +492,15 @@ impl fmt::Display for ModuleList {
         for m in &self.modules {
             f.write_str(&m.path)?;
             if !m.version.is_empty() {
-                write!(f, " {}", m.version)?;
+                f.write_str(" ")?;
+                f.write_str(&m.version)?;
             }
             if let Some(r) = &m.replace {
-                write!(f, " => {}", r.path)?;
+                f.write_str(" => ")?;
+                f.write_str(&r.path)?;
                 if !r.version.is_empty() {
-                    write!(f, " {}", r.version)?;
+                    f.write_str(" ")?;
+                    f.write_str(&r.version)?;
                 }
             }
             f.write_str("\n")?;
@@ -522,7 +525,10 @@ pub struct ModuleGraph {
 impl fmt::Display for ModuleGraph {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (from, to) in &self.edges {
-            writeln!(f, "{from} {to}")?;
+            fmt::Display::fmt(from, f)?;
+            f.write_str(" ")?;
+            fmt::Display::fmt(to, f)?;
+            f.write_str("\n")?;
         }
         Ok(())
     }
