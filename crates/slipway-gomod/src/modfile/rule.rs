@@ -196,7 +196,7 @@ fn parse_version(
     // x/mod with a fixer leaves the version to it. cmd/go's fixVersion keeps a canonical version as it
     // is (the path's major version is checked by the caller either way) and resolves anything else.
     if let Some(fix) = fix
-        && version::canonical_module_version(&text).as_deref() != Some(text.as_str())
+        && version::canonical_module_version_cow(&text).as_deref() != Some(text.as_str())
     {
         let fixed = fix(path, &text).map_err(|e| match e {
             FixError::Module { message } => Problem::Fixer {
@@ -211,7 +211,8 @@ fn parse_version(
         token.clone_from(&fixed);
         return Ok(fixed);
     }
-    let Some(cv) = version::canonical_module_version(&text) else {
+    let Some(cv) = version::canonical_module_version_cow(&text).map(std::borrow::Cow::into_owned)
+    else {
         return Err(Problem::InvalidVersion {
             verb: verb.to_owned(),
             path: path.to_owned(),

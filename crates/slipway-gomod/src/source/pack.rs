@@ -314,23 +314,23 @@ fn parse(data: Vec<u8>) -> Option<Loaded> {
     };
     while at < data.len() {
         let (text, next) = line(&data, at)?;
-        let text = std::str::from_utf8(text).ok()?;
-        let mut fields = text.splitn(4, ' ');
-        match (fields.next()?, fields.next()?, fields.next()?) {
-            ("d", ino, mtime) => {
-                let name: Box<str> = fields.next()?.into();
+        match text {
+            [b'd', b' ', rest @ ..] => {
+                let (ino, rest) = number(rest)?;
+                let (mtime_ns, name) = number(rest)?;
+                let name: Box<str> = std::str::from_utf8(name).ok()?.into();
                 let stamp = Stamp {
-                    ino: ino.parse().ok()?,
-                    mtime_ns: mtime.parse().ok()?,
+                    ino: u64::try_from(ino).ok()?,
+                    mtime_ns,
                 };
                 close(current.take(), at);
                 current = Some((name, stamp, next));
                 at = next;
             }
-            ("f", len, _) => {
+            [b'f', b' ', rest @ ..] => {
                 current.as_ref()?;
-                let len: usize = len.parse().ok()?;
-                let end = next.checked_add(len)?;
+                let (len, _name) = number(rest)?;
+                let end = next.checked_add(usize::try_from(len).ok()?)?;
                 if data.get(end) != Some(&b'\n') {
                     return None;
                 }
@@ -345,6 +345,19 @@ fn parse(data: Vec<u8>) -> Option<Loaded> {
         written_ns,
         dirs,
     })
+}
+
+/// The decimal number at the start of `field` (digits only, up to a space) and what follows the space.
+fn number(field: &[u8]) -> Option<(u128, &[u8])> {
+    let space = field.iter().position(|&b| b == b' ')?;
+    let digits = &field[..space];
+    if digits.is_empty() || digits.len() > 38 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = digits
+        .iter()
+        .fold(0u128, |n, &d| n * 10 + u128::from(d - b'0'));
+    Some((n, &field[space + 1..]))
 }
 
 /// The line starting at `at` and where the next one starts.
@@ -362,16 +375,13 @@ fn index(data: &[u8], records: Range<usize>) -> Vec<(Range<usize>, Range<usize>)
         let Some((head, next)) = line(data, at) else {
             break;
         };
-        let Some(space) = head.iter().skip(2).position(|&b| b == b' ') else {
+        let Some((len, name)) = head.get(2..).and_then(number) else {
             break;
         };
-        let Some(len) = std::str::from_utf8(&head[2..2 + space])
-            .ok()
-            .and_then(|n| n.parse::<usize>().ok())
-        else {
+        let Ok(len) = usize::try_from(len) else {
             break;
         };
-        files.push((at + 3 + space..next - 1, next..next + len));
+        files.push((next - 1 - name.len()..next - 1, next..next + len));
         at = next + len + 1;
     }
     files
