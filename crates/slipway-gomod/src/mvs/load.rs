@@ -198,10 +198,7 @@ impl<'a> Loader<'a> {
             strings: Mutex::new(Shared::default()),
             warnings: Vec::new(),
             errored: false,
-            pool: rayon::ThreadPoolBuilder::new()
-                .num_threads(fetch_threads(source, options.jobs))
-                .build()
-                .ok(),
+            pool: fetch_pool(fetch_threads(source, options.jobs)),
         };
         if let Some(path) = work_file(&cwd, options) {
             loader.load_work(&path)?;
@@ -1251,6 +1248,17 @@ fn lax_view(f: &ModFile) -> LaxRef<'_> {
             .map(|r| (r.module.path.as_str(), r.module.version.as_str().into()))
             .collect(),
     }
+}
+
+// The calling thread is one of the pool's threads when it can be (it would only wait otherwise): one
+// thread fewer to start. A thread already in a rayon pool cannot join another, and gets a pool of its own.
+fn fetch_pool(threads: usize) -> Option<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .use_current_thread()
+        .build()
+        .or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(threads).build())
+        .ok()
 }
 
 // Local reads are CPU work: more threads than cores only spin. Remote fetches wait on the network, so

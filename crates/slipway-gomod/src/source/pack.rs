@@ -362,7 +362,7 @@ fn number(field: &[u8]) -> Option<(u128, &[u8])> {
 
 /// The line starting at `at` and where the next one starts.
 fn line(data: &[u8], at: usize) -> Option<(&[u8], usize)> {
-    let len = data.get(at..)?.iter().position(|&b| b == b'\n')?;
+    let len = memchr::memchr(b'\n', data.get(at..)?)?;
     Some((&data[at..at + len], at + len + 1))
 }
 
