@@ -34,10 +34,10 @@
 //! Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Measured for [`mvs`] (`scripts/bench-gomod-list.sh 15`, 2 cores, other work paused, 2,000 module
-//! versions, warm cache, medians of 15 runs): `slipway gomod list` 20 ms wall / 20 ms CPU against
-//! `go list -m all` 90 ms / 160 ms (4.4x / 7.9x; 30 / 40 ms without the module cache pack);
-//! `slipway gomod graph` 30 / 30 ms against `go mod graph` 80 / 130 ms.
+//! Measured for [`mvs`] (`scripts/bench-gomod-list.sh 40`, 2 cores, other work paused, 2,000 module
+//! versions, warm cache, medians of 40 interleaved runs): `slipway gomod list` 16.7 ms wall / 17.5 ms CPU
+//! against `go list -m all` 97.0 ms / 165.8 ms (5.8x / 9.5x; 25.5 / 36.4 ms without the module cache
+//! pack); `slipway gomod graph` 18.1 / 19.8 ms against `go mod graph` 78.1 / 134.7 ms (4.3x / 6.8x).
 
 #![doc(html_root_url = "https://docs.rs/slipway-gomod")]
 
