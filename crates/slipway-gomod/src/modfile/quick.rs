@@ -147,11 +147,10 @@ fn split_line<'a>(src: &'a str, at: usize, out: &mut [&'a str; 3]) -> Option<(us
         let mut punctuation = false;
         while i < bytes.len() {
             match CLASS[usize::from(bytes[i])] {
-                PLAIN => {}
                 BLANK | NEWLINE => break,
                 PUNCTUATION => punctuation = true,
                 SLASH if matches!(bytes.get(i + 1), Some(b'/' | b'*')) => return None,
-                SLASH => {}
+                PLAIN | SLASH => {}
                 _ => return None,
             }
             i += 1;
@@ -183,10 +182,9 @@ const SLASH: u8 = 5;
 const QUOTE: u8 = 6;
 const CLASS: [u8; 256] = {
     let mut class = [OTHER; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        class[b] = match c {
+    let mut c: u8 = 0;
+    loop {
+        class[c as usize] = match c {
             b' ' | b'\t' => BLANK,
             b'\n' => NEWLINE,
             b'(' | b')' | b'[' | b']' | b'{' | b'}' | b',' => PUNCTUATION,
@@ -195,7 +193,10 @@ const CLASS: [u8; 256] = {
             _ if c.is_ascii_graphic() => PLAIN,
             _ => OTHER,
         };
-        b += 1;
+        if c == u8::MAX {
+            break;
+        }
+        c += 1;
     }
     class
 };

@@ -120,15 +120,11 @@ impl Graph {
 
     fn select(&mut self, m: &Mv) {
         match self.selected.get_mut(&m.path) {
-            Some(v) => {
-                if cmp_version(&m.path, v, &m.version).is_lt() {
-                    *v = m.version.clone();
-                }
-            }
+            Some(v) if cmp_version(&m.path, v, &m.version).is_lt() => *v = m.version.clone(),
             None if cmp_version(&m.path, NONE, &m.version).is_lt() => {
                 self.selected.insert(m.path.clone(), m.version.clone());
             }
-            None => {}
+            Some(_) | None => {}
         }
     }
 

@@ -142,6 +142,8 @@ impl Pack {
             let st = rustix::fs::statat(root, dir, rustix::fs::AtFlags::empty()).ok()?;
             // As `Stamp::of` reads it: no stamp for a time before the epoch.
             let secs = u128::try_from(st.st_mtime).ok()?;
+            // The field's integer type differs between platforms (unsigned on some).
+            #[allow(clippy::unnecessary_fallible_conversions)]
             let nanos = u128::try_from(st.st_mtime_nsec).ok()?;
             return Some(Stamp {
                 ino: st.st_ino,
