@@ -167,7 +167,7 @@ pub(crate) struct Loader<'a> {
     raw: Mutex<Loaded>,
     /// One shared copy of each path and version the summaries name: thousands of requirements name the
     /// same few hundred strings (and go lines, the same few versions).
-    strings: Mutex<Shared>,
+    shared: Mutex<Shared>,
     pub(crate) warnings: Vec<String>,
     /// Whether go reported an error among `warnings` without stopping (`base.Errorf`): the command goes
     /// on but exits with status 1.
@@ -195,7 +195,7 @@ impl<'a> Loader<'a> {
             mod_replace: HashMap::new(),
             excludes: HashSet::new(),
             raw: Mutex::new(HashMap::new()),
-            strings: Mutex::new(Shared::default()),
+            shared: Mutex::new(Shared::default()),
             warnings: Vec::new(),
             errored: false,
             pool: fetch_pool(fetch_threads(source, options.jobs)),
@@ -1147,7 +1147,7 @@ impl<'a> Loader<'a> {
     fn summary_from(&self, m: &Mv, f: &LaxRef<'_>) -> std::result::Result<Arc<Summary>, ModError> {
         let go_version = f.go.unwrap_or_default();
         let mut require = Vec::with_capacity(f.require.len() + 1);
-        let mut shared = self.strings.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
         require.extend(f.require.iter().map(|(path, v)| Mv {
             path: shared.intern(path),
             version: shared.intern(v),
