@@ -3,6 +3,7 @@
 #
 # A world is a txtar file (crates/slipway-gomod/tests/fixtures/mvs/{cases,random}/NAME.txtar):
 #   -- path@version --   the go.mod a file:// proxy serves for that version (plus .info and @v/list entries)
+#   -- path@latest --    the proxy's path/@latest document, as is
 #   -- some/file --      a file written as is under the world directory (main/go.mod, go.work, a/go.mod, ...)
 # `go` runs in the world's `main/` directory with GOPROXY=file://<world>/proxy, a fresh GOMODCACHE and
 # GOFLAGS=-mod=mod, once per command on a fresh copy (with -mod=mod `go list -m all` may rewrite go.mod).
@@ -39,7 +40,11 @@ def esc(s):
     return re.sub(r"[A-Z]", lambda m: "!" + m.group(0).lower(), s)
 lists = {}
 for name, body in sections:
-    if "@" in name:
+    if name.endswith("@latest"):
+        d = os.path.join(dest, "proxy", esc(name[: -len("@latest")]))
+        os.makedirs(d, exist_ok=True)
+        open(os.path.join(d, "@latest"), "w").write(body)
+    elif "@" in name:
         path, version = name.rsplit("@", 1)
         d = os.path.join(dest, "proxy", esc(path), "@v")
         os.makedirs(d, exist_ok=True)

@@ -463,6 +463,13 @@ impl ModFile {
         Self::parse_mode(file, src, true, Some(fix))
     }
 
+    /// [`ModFile::parse_lax`] with a version fixer (x/mod's `ParseLax` with one): what cmd/go retries a
+    /// main go.mod with when the strict parse fails, to see whether its go line is too new; `require`
+    /// versions are still resolved, so a failing query is still an error.
+    pub fn parse_lax_with_fixer(file: &str, src: &str, fix: &VersionFixer<'_>) -> Result<ModFile> {
+        Self::parse_mode(file, src, false, Some(fix))
+    }
+
     fn parse_mode(
         file: &str,
         src: &str,

@@ -253,8 +253,9 @@ impl<'a> Loader<'a> {
             Ok(file) => file,
             Err(error) => {
                 // modload.ReadModFile: a file that only parses laxly but needs a newer go is reported as
-                // too new (a newer toolchain may understand it) rather than as a syntax error.
-                if let Ok(lax) = ModFile::parse_lax(&name, &text)
+                // too new (a newer toolchain may understand it) rather than as a syntax error. The lax
+                // parse has the fixer too: a query that fails fails it as well.
+                if let Ok(lax) = ModFile::parse_lax_with_fixer(&name, &text, &fix)
                     && let Some(e) = self.too_new(&name, lax.go.as_ref())
                 {
                     return Err(e);

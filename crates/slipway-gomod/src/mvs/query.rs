@@ -205,6 +205,19 @@ fn query(source: &dyn ModuleSource, path: &str, query: &str) -> Result<String, F
                 }
             };
             let Some(v) = pick(&releases).or_else(|| pick(&prereleases)) else {
+                // `latest` and `upgrade` (nothing required yet) fall back to the proxy's `@latest`,
+                // whose version is taken as it is (cmd/go's Stat of it hits the answer just cached).
+                if matches!(query, "latest" | "upgrade") {
+                    match source.latest(path) {
+                        Ok(info) => return Ok(info.version),
+                        Err(e) if e.is_not_found() => {}
+                        Err(e) => {
+                            return Err(FixError::Module {
+                                message: e.to_string(),
+                            });
+                        }
+                    }
+                }
                 return Err(FixError::Other {
                     message: format!("no matching versions for query {}", quote(query)),
                 });

@@ -385,6 +385,20 @@ impl<S: ModuleSource> ModuleSource for CachedSource<S> {
         self.upstream.list(path)
     }
 
+    fn latest(&self, path: &str) -> Result<Info> {
+        // Never answered from the cache; the answer's `.info` is kept, as cmd/go keeps it for the
+        // `Stat` that follows.
+        let info = self.upstream.latest(path)?;
+        if self
+            .cache
+            .info(path, &info.version)
+            .is_err_and(|e| e.is_not_found())
+        {
+            let _ = self.cache.store_info(path, &info.version, &info);
+        }
+        Ok(info)
+    }
+
     fn info(&self, path: &str, version: &str) -> Result<Info> {
         match self.cache.info(path, version) {
             Err(e) if e.is_not_found() => {

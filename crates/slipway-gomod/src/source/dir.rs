@@ -64,6 +64,9 @@ impl ProxyDir {
         if matches!(what, Artifact::List) {
             return Ok(dir.join("list"));
         }
+        if matches!(what, Artifact::Latest) {
+            return Ok(dir.with_file_name("@latest"));
+        }
         let version_file = module::escape_version(version).map_err(|e| fail(e.to_string()))?;
         let ext = match what {
             Artifact::Info => "info",
@@ -123,6 +126,16 @@ impl ModuleSource for ProxyDir {
         format!("file://{}", self.root.display())
     }
 
+    fn latest(&self, path: &str) -> Result<Info> {
+        let data = self.read(path, "", Artifact::Latest)?;
+        serde_json::from_slice(&data).map_err(|e| Error::Fetch {
+            module: path.to_owned(),
+            version: String::new(),
+            location: self.describe(),
+            message: format!("invalid @latest document: {e}"),
+        })
+    }
+
     fn is_local(&self) -> bool {
         true
     }
@@ -155,6 +168,27 @@ mod tests {
         assert!(p.list("example.com/none").unwrap_err().is_not_found());
         // A path that cannot be escaped is not something a proxy can hold.
         assert!(!p.list("-bad").unwrap_err().is_not_found());
+    }
+
+    #[test]
+    fn latest_is_read_next_to_the_version_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = dir.path().join("example.com/!m");
+        std::fs::create_dir_all(m.join("@v")).unwrap();
+        std::fs::write(
+            m.join("@latest"),
+            r#"{"Version":"v0.0.0-20230101000000-abcdefabcdef","Time":"2023-01-01T00:00:00Z"}"#,
+        )
+        .unwrap();
+        let p = ProxyDir::new(dir.path());
+        let info = p.latest("example.com/M").unwrap();
+        assert_eq!(info.version, "v0.0.0-20230101000000-abcdefabcdef");
+        assert!(p.latest("example.com/none").unwrap_err().is_not_found());
+        std::fs::write(m.join("@latest"), "{").unwrap();
+        assert!(matches!(
+            p.latest("example.com/M").unwrap_err(),
+            Error::Fetch { .. }
+        ));
     }
 
     #[test]

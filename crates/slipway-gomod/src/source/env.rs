@@ -286,6 +286,10 @@ impl ModuleSource for ProxyList {
         self.try_each(path, version, |s| s.zip(path, version))
     }
 
+    fn latest(&self, path: &str) -> Result<Info> {
+        self.try_each(path, "", |s| s.latest(path))
+    }
+
     fn describe(&self) -> String {
         format!("GOPROXY={}", self.description)
     }

@@ -173,6 +173,14 @@ impl HttpProxy {
             message,
         };
         let escaped = module::escape_path(path).map_err(|e| fail(e.to_string()))?;
+        if what == Artifact::Latest {
+            return Ok(format!(
+                "{}/{}/@latest{}",
+                self.base,
+                path_escape(&escaped),
+                self.query
+            ));
+        }
         let file = if what == Artifact::List {
             "list".to_owned()
         } else {
@@ -319,6 +327,16 @@ impl ModuleSource for HttpProxy {
         Ok(super::parse_list(&self.get(path, "", Artifact::List)?))
     }
 
+    fn latest(&self, path: &str) -> Result<Info> {
+        let data = self.get(path, "", Artifact::Latest)?;
+        serde_json::from_slice(&data).map_err(|e| Error::Fetch {
+            module: path.to_owned(),
+            version: String::new(),
+            location: self.base.clone(),
+            message: format!("invalid response from proxy {:?}: {e}", self.base),
+        })
+    }
+
     fn info(&self, path: &str, version: &str) -> Result<Info> {
         let data = self.get(path, version, Artifact::Info)?;
         let info: Info = serde_json::from_slice(&data).map_err(|e| Error::Fetch {
@@ -460,6 +478,11 @@ mod tests {
         assert_eq!(
             p.artifact_url("example.com/m", "", Artifact::List).unwrap(),
             "http://127.0.0.1:1/base/example.com/m/@v/list"
+        );
+        assert_eq!(
+            p.artifact_url("github.com/Azure/x", "", Artifact::Latest)
+                .unwrap(),
+            "http://127.0.0.1:1/base/github.com/%21azure/x/@latest"
         );
         let q = HttpProxy::new("HTTPS://h/p?token=1#frag").unwrap();
         assert_eq!(

@@ -90,6 +90,20 @@ pub trait ModuleSource: Send + Sync {
     /// A short name for messages, e.g. the proxy URL or cache directory.
     fn describe(&self) -> String;
 
+    /// The `@latest` document: what a `latest` (or `upgrade`) query in a main go.mod resolves to when
+    /// `@v/list` has no version for it (cmd/go's `Repo.Latest`).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when the source has no such answer, which is what the default says.
+    fn latest(&self, path: &str) -> Result<Info> {
+        Err(Error::NotFound {
+            module: path.to_owned(),
+            version: String::new(),
+            what: Artifact::Latest,
+            source_name: self.describe(),
+        })
+    }
+
     /// Whether every answer comes from local files or memory, never the network. Loaders then run no
     /// more fetches at once than there are cores (waiting on I/O is not what limits them); the default,
     /// `false`, is right for anything that may go remote.
@@ -114,6 +128,9 @@ impl<S: ModuleSource + ?Sized> ModuleSource for &S {
     fn describe(&self) -> String {
         (**self).describe()
     }
+    fn latest(&self, path: &str) -> Result<Info> {
+        (**self).latest(path)
+    }
     fn is_local(&self) -> bool {
         (**self).is_local()
     }
@@ -135,6 +152,9 @@ impl<S: ModuleSource + ?Sized> ModuleSource for Box<S> {
     fn describe(&self) -> String {
         (**self).describe()
     }
+    fn latest(&self, path: &str) -> Result<Info> {
+        (**self).latest(path)
+    }
     fn is_local(&self) -> bool {
         (**self).is_local()
     }
@@ -152,6 +172,8 @@ pub enum Artifact {
     GoMod,
     /// `@v/$version.zip`.
     Zip,
+    /// `@latest`: the version a `latest` query falls back to.
+    Latest,
 }
 
 impl fmt::Display for Artifact {
@@ -161,6 +183,7 @@ impl fmt::Display for Artifact {
             Artifact::Info => "info",
             Artifact::GoMod => "go.mod",
             Artifact::Zip => "zip",
+            Artifact::Latest => "latest",
         })
     }
 }

@@ -10,8 +10,8 @@
 //! Reuse is checked per `@v` directory, as git's index checks files: the pack records each directory's
 //! identity (inode) and modification time, and a directory whose identity or time differs — a file was
 //! added, removed or renamed into it, or the cache was deleted and filled again — is read from disk
-//! again. A directory modified within two seconds before the pack was written is never trusted (its
-//! time may not have moved since: the "racy" case). What this cannot see is a file rewritten in place,
+//! again. A directory modified within two seconds before the run that wrote the pack started is never
+//! trusted (its time may not have moved since: the "racy" case). What this cannot see is a file rewritten in place,
 //! which neither cmd/go nor slipway does; set `SLIPWAY_MODCACHE_PACK=off` to bypass the pack.
 //!
 //! The pack is rewritten (atomically, by rename) when a run read anything from disk; a pack that cannot
@@ -76,7 +76,8 @@ struct PackedDir {
 #[derive(Debug, Default)]
 struct Loaded {
     data: Vec<u8>,
-    /// When it was written (nanoseconds since the epoch).
+    /// When the run that wrote it opened its pack (nanoseconds since the epoch): every stamp in it was
+    /// taken at or after that time, which is what the racy check needs.
     written_ns: u128,
     dirs: HashMap<Box<str>, PackedDir>,
 }
@@ -105,12 +106,17 @@ pub(crate) struct Pack {
     root: Option<rustix::fd::OwnedFd>,
     loaded: Loaded,
     fresh: Mutex<Fresh>,
+    /// When this pack was opened, before any stamp was taken: the time the next pack is written under.
+    /// (The time of writing would be too late: a directory stamped early in a long run could pass the
+    /// racy check although it was modified just before its stamp was taken.)
+    opened_ns: u128,
 }
 
 impl Pack {
     /// The pack of the cache whose `cache/download` is `download_root`, loaded if it exists.
     pub(crate) fn open(gomodcache: &Path, download_root: PathBuf) -> Pack {
         let file = gomodcache.join("cache").join("slipway").join("pack");
+        let opened_ns = now_ns();
         let loaded = fs::read(&file).ok().and_then(parse).unwrap_or_default();
         #[cfg(unix)]
         let root = rustix::fs::open(
@@ -128,6 +134,7 @@ impl Pack {
             root,
             loaded,
             fresh: Mutex::new(Fresh::default()),
+            opened_ns,
         }
     }
 
@@ -214,7 +221,10 @@ impl Pack {
                 stamp,
                 files: Vec::new(),
             });
-            if !d.files.iter().any(|f| f.0 == name) {
+            // Kept only under the stamp taken before these bytes were read: another thread may have
+            // stamped the directory first, and if it changed in between, the bytes may predate that
+            // stamp (they are still this run's answer, just not the pack's).
+            if d.stamp == stamp && !d.files.iter().any(|f| f.0 == name) {
                 d.files.push((name.to_owned(), Arc::from(data.as_slice())));
             }
         }
@@ -227,9 +237,7 @@ impl Pack {
         if !fresh.dirty {
             return;
         }
-        let written_ns = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
+        let written_ns = self.opened_ns;
         let mut out = Vec::with_capacity(self.loaded.data.len() + (64 << 10));
         let _ = writeln!(out, "{MAGIC} {written_ns}");
         let mut names: Vec<&str> = self.loaded.dirs.keys().map(|d| &**d).collect();
@@ -247,12 +255,13 @@ impl Pack {
             }
             let added = fresh.dirs.get(name);
             // A packed directory not found changed keeps its records (unchecked ones are checked next
-            // time), plus whatever was read into it now.
-            let packed = self
-                .loaded
-                .dirs
-                .get(name)
-                .filter(|p| !matches!(p.check.get(), Some(Check::Changed(_))));
+            // time), plus whatever was read into it now. One that was racy under the old pack is
+            // dropped: carried over under the new pack's later time it would pass the racy check
+            // without ever having been stamped safely.
+            let packed = self.loaded.dirs.get(name).filter(|p| {
+                !matches!(p.check.get(), Some(Check::Changed(_)))
+                    && p.stamp.mtime_ns + RACY.as_nanos() <= self.loaded.written_ns
+            });
             let stamp = match (packed, added) {
                 (Some(p), _) => p.stamp,
                 (None, Some(FreshDir { stamp: Some(s), .. })) => *s,
@@ -347,6 +356,13 @@ fn parse(data: Vec<u8>) -> Option<Loaded> {
         written_ns,
         dirs,
     })
+}
+
+/// The time now, in nanoseconds since the epoch (0 for a clock before it).
+fn now_ns() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
 }
 
 /// The decimal number at the start of `field` (digits only, up to a space) and what follows the space.
@@ -490,6 +506,110 @@ mod tests {
             reads, 2,
             "a directory changed just before the pack was written is racy"
         );
+    }
+
+    // Sets `dir`'s modification time to `age` before now and returns its stamp.
+    fn age(dir: &Path, age: Duration) -> Stamp {
+        let when = SystemTime::now() - age;
+        fs::File::open(dir).unwrap().set_modified(when).unwrap();
+        Stamp::of(dir).unwrap()
+    }
+
+    #[test]
+    fn a_directory_racy_in_the_old_pack_is_not_carried_into_the_new_one() {
+        // The old pack holds `m`'s file as it was when `m` was racy (modified 1 s before that pack);
+        // since then the file changed within the same timestamp tick (simulated: the directory's time
+        // is what the pack recorded, the bytes are not).
+        let root = tempfile::tempdir().unwrap();
+        let download = root.path().join("cache/download");
+        let (m, n) = (
+            download.join("example.com/m/@v"),
+            download.join("example.com/n/@v"),
+        );
+        for d in [&m, &n] {
+            fs::create_dir_all(d).unwrap();
+            fs::write(d.join("v1.0.0.mod"), "new\n").unwrap();
+        }
+        let stamp = age(&m, Duration::from_secs(60));
+        age(&n, Duration::from_secs(60));
+        let written = stamp.mtime_ns + Duration::from_secs(1).as_nanos();
+        let pack = format!(
+            "{MAGIC} {written}\nd {} {} example.com/m/@v\nf 4 v1.0.0.mod\nold\n\n",
+            stamp.ino, stamp.mtime_ns
+        );
+        fs::create_dir_all(root.path().join("cache/slipway")).unwrap();
+        fs::write(root.path().join("cache/slipway/pack"), pack).unwrap();
+
+        let mut reads = 0;
+        // A run that reads only `n` rewrites the pack, now long after `m`'s time.
+        let p = Pack::open(root.path(), download.clone());
+        read_counting(&p, "example.com/n/@v", "v1.0.0.mod", &mut reads);
+        drop(p);
+        let p = Pack::open(root.path(), download);
+        let got = read_counting(&p, "example.com/m/@v", "v1.0.0.mod", &mut reads);
+        assert_eq!(got, b"new\n", "m was never stamped safely: read from disk");
+        assert_eq!(reads, 2);
+    }
+
+    #[test]
+    fn directories_are_racy_against_the_start_of_the_run_that_stamped_them() {
+        let root = tempfile::tempdir().unwrap();
+        let download = root.path().join("cache/download");
+        let v = download.join("example.com/m/@v");
+        fs::create_dir_all(&v).unwrap();
+        fs::write(v.join("v1.0.0.mod"), "old\n").unwrap();
+        // Modified 1.5 s before the run starts; the run takes 0.6 s more, so its pack is written more
+        // than two seconds after the directory's time, but the stamp was taken within them.
+        age(&v, Duration::from_millis(1500));
+        let mut reads = 0;
+        let p = Pack::open(root.path(), download.clone());
+        read_counting(&p, "example.com/m/@v", "v1.0.0.mod", &mut reads);
+        std::thread::sleep(Duration::from_millis(600));
+        drop(p);
+        // A change the directory's time does not show (as within one timestamp tick).
+        let before = Stamp::of(&v).unwrap();
+        fs::write(v.join("v1.0.0.mod"), "new\n").unwrap();
+        assert_eq!(Stamp::of(&v), Some(before));
+        let p = Pack::open(root.path(), download);
+        let got = read_counting(&p, "example.com/m/@v", "v1.0.0.mod", &mut reads);
+        assert_eq!(got, b"new\n");
+        assert_eq!(reads, 2);
+    }
+
+    #[test]
+    fn a_file_read_before_another_reader_stamped_its_changed_directory_is_not_packed() {
+        let root = tempfile::tempdir().unwrap();
+        let download = root.path().join("cache/download");
+        let v = download.join("example.com/m/@v");
+        fs::create_dir_all(&v).unwrap();
+        fs::write(v.join("a.mod"), "old\n").unwrap();
+        fs::write(v.join("b.mod"), "b\n").unwrap();
+        age(&v, Duration::from_secs(120));
+        let p = Pack::open(root.path(), download.clone());
+        // While `a` is being read (its directory stamped before), `a` is replaced and a second reader
+        // stamps the changed directory and reads `b`, as another thread could.
+        let got = p
+            .read("example.com/m/@v", "a.mod", || {
+                let bytes = fs::read(v.join("a.mod"));
+                fs::write(v.join("a.tmp"), "new\n").unwrap();
+                fs::rename(v.join("a.tmp"), v.join("a.mod")).unwrap();
+                age(&v, Duration::from_secs(60));
+                let b = p.read("example.com/m/@v", "b.mod", || fs::read(v.join("b.mod")));
+                assert_eq!(b.unwrap(), b"b\n");
+                bytes
+            })
+            .unwrap();
+        assert_eq!(got, b"old\n", "what was read");
+        drop(p);
+        let mut reads = 0;
+        let p = Pack::open(root.path(), download);
+        assert_eq!(
+            read_counting(&p, "example.com/m/@v", "a.mod", &mut reads),
+            b"new\n"
+        );
+        assert_eq!(reads, 1, "a was not packed");
+        read_counting(&p, "example.com/m/@v", "b.mod", &mut reads);
+        assert_eq!(reads, 1, "b was");
     }
 
     #[test]

@@ -5,5 +5,6 @@ mod buildinfo;
 mod modfile;
 mod module;
 mod mvs;
+mod mvs_pack;
 mod source;
 mod sum;

@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use slipway_gomod::mvs::{self, Failure, GoWork, Options};
 use slipway_gomod::source::ProxyDir;
 
-fn fixtures() -> PathBuf {
+pub(crate) fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mvs")
 }
 
-fn go_version() -> String {
+pub(crate) fn go_version() -> String {
     std::fs::read_to_string(fixtures().join("GOVERSION"))
         .unwrap()
         .trim()
@@ -48,12 +48,16 @@ fn escape(s: &str) -> String {
 }
 
 /// Writes a world as the fixture script does: `path@version` sections into the proxy (with .info and an
-/// @v/list of the non-pseudo versions), other sections as files.
+/// @v/list of the non-pseudo versions), `path@latest` as the proxy's `@latest`, other sections as files.
 pub(crate) fn expand(txtar: &Path, dest: &Path) {
     let text = std::fs::read_to_string(txtar).unwrap();
     let mut lists: Vec<(PathBuf, Vec<String>)> = Vec::new();
     for (name, body) in sections(&text) {
-        if let Some((path, version)) = name.rsplit_once('@') {
+        if let Some(path) = name.strip_suffix("@latest") {
+            let dir = dest.join("proxy").join(escape(path));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("@latest"), &body).unwrap();
+        } else if let Some((path, version)) = name.rsplit_once('@') {
             let dir = dest.join("proxy").join(escape(path)).join("@v");
             std::fs::create_dir_all(&dir).unwrap();
             std::fs::write(dir.join(format!("{}.mod", escape(version))), &body).unwrap();
@@ -82,7 +86,7 @@ pub(crate) fn expand(txtar: &Path, dest: &Path) {
     std::fs::create_dir_all(dest.join("main")).unwrap();
 }
 
-fn section(
+pub(crate) fn section(
     label: &str,
     stdout: &str,
     failure: Option<&Failure>,
@@ -140,7 +144,7 @@ fn run_world(txtar: &Path) -> String {
     out
 }
 
-fn txtar_has_work(txtar: &Path) -> bool {
+pub(crate) fn txtar_has_work(txtar: &Path) -> bool {
     std::fs::read_to_string(txtar)
         .unwrap()
         .lines()
