@@ -128,20 +128,30 @@ fn run_world(txtar: &Path) -> String {
     }
     for (label, mod_mod) in labels {
         let options = base.clone().mod_mod(mod_mod);
-        let text = if label == "graph" {
-            match mvs::graph(&main, &proxy, &options) {
-                Ok(g) => section(label, &g.to_string(), None, &g.warnings, g.failed),
-                Err(f) => section(label, "", Some(&f), &f.warnings, false),
-            }
-        } else {
-            match mvs::list(&main, &proxy, &options) {
-                Ok(l) => section(label, &l.to_string(), None, &l.warnings, false),
-                Err(f) => section(label, "", Some(&f), &f.warnings, false),
-            }
-        };
+        let text = render(label, &main, &proxy, &options);
         out.push_str(&text.replace(&*root.to_string_lossy(), "$WORK"));
     }
     out
+}
+
+/// `go mod graph` (label `graph`) or `go list -m all` (any other label) in `main`, as the .out section.
+pub(crate) fn render(
+    label: &str,
+    main: &Path,
+    source: &dyn slipway_gomod::source::ModuleSource,
+    options: &mvs::Options,
+) -> String {
+    if label == "graph" {
+        match mvs::graph(main, source, options) {
+            Ok(g) => section(label, &g.to_string(), None, &g.warnings, g.failed),
+            Err(f) => section(label, "", Some(&f), &f.warnings, false),
+        }
+    } else {
+        match mvs::list(main, source, options) {
+            Ok(l) => section(label, &l.to_string(), None, &l.warnings, false),
+            Err(f) => section(label, "", Some(&f), &f.warnings, false),
+        }
+    }
 }
 
 pub(crate) fn txtar_has_work(txtar: &Path) -> bool {

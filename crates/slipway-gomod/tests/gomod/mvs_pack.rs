@@ -8,10 +8,10 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use slipway_gomod::mvs::{self, GoWork, Options};
+use slipway_gomod::mvs::{GoWork, Options};
 use slipway_gomod::source::{CachedSource, ModCache, ProxyList};
 
-use super::mvs::{expand, fixtures, go_version, section, txtar_has_work};
+use super::mvs::{expand, fixtures, go_version, render, txtar_has_work};
 
 /// One run of `label` over the world in `root`, with a new source (so the pack is loaded at its start
 /// and written when it is dropped), in the .out layout.
@@ -27,17 +27,7 @@ fn run(root: &Path, label: &str) -> String {
         .go_work(GoWork::Auto)
         .mod_mod(label != "list-readonly");
     let main = root.join("main");
-    let text = if label == "graph" {
-        match mvs::graph(&main, &source, &options) {
-            Ok(g) => section(label, &g.to_string(), None, &g.warnings, g.failed),
-            Err(f) => section(label, "", Some(&f), &f.warnings, false),
-        }
-    } else {
-        match mvs::list(&main, &source, &options) {
-            Ok(l) => section(label, &l.to_string(), None, &l.warnings, false),
-            Err(f) => section(label, "", Some(&f), &f.warnings, false),
-        }
-    };
+    let text = render(label, &main, &source, &options);
     text.replace(&*root.to_string_lossy(), "$WORK")
 }
 
