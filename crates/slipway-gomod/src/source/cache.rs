@@ -95,9 +95,10 @@ impl ModCache {
 
     /// Keeps the cache's small files (`.mod`, `.info`) in one pack file, `cache/slipway/pack`, read in
     /// one go by the next run: a warm graph load then makes one `stat` per `@v` directory instead of
-    /// opening a file per module version. A directory is reused only while its identity and modification time
-    /// are unchanged (and were not changed within two seconds of the pack being written), which holds
-    /// for everything cmd/go and slipway write; a file rewritten in place by hand is not noticed.
+    /// opening a file per module version. A directory is reused only while its identity and modification
+    /// time are unchanged (and had not changed just before the run that wrote the pack: within two
+    /// seconds, or 100 ms on file systems with sub-second times), which holds for everything cmd/go and
+    /// slipway write; a file rewritten in place by hand is not noticed.
     /// [`from_env`](super::from_env) turns this on unless `SLIPWAY_MODCACHE_PACK=off`.
     #[must_use]
     pub fn with_pack(mut self, on: bool) -> ModCache {

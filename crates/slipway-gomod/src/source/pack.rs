@@ -10,9 +10,12 @@
 //! Reuse is checked per `@v` directory, as git's index checks files: the pack records each directory's
 //! identity (inode) and modification time, and a directory whose identity or time differs — a file was
 //! added, removed or renamed into it, or the cache was deleted and filled again — is read from disk
-//! again. A directory modified within two seconds before the run that wrote the pack started is never
-//! trusted (its time may not have moved since: the "racy" case). What this cannot see is a file rewritten in place,
-//! which neither cmd/go nor slipway does; set `SLIPWAY_MODCACHE_PACK=off` to bypass the pack.
+//! again. A directory modified shortly before the run that wrote the pack started is never trusted (a
+//! change right after its stamp may not have moved its time: the "racy" case): within two seconds on a
+//! file system that keeps whole seconds (FAT keeps two), within 100 ms where times have sub-second
+//! precision (Linux file systems move them with every clock tick, 1–10 ms). What this cannot see is a
+//! file rewritten in place, which neither cmd/go nor slipway does; set `SLIPWAY_MODCACHE_PACK=off` to
+//! bypass the pack.
 //!
 //! The pack is rewritten (atomically, by rename) when a run read anything from disk; a pack that cannot
 //! be read or written is simply not used.
@@ -27,8 +30,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use foldhash::{HashMap, HashMapExt};
 
 const MAGIC: &str = "slipway-modcache-pack 1";
-/// Directories modified this close to the pack's writing are read from disk again.
-const RACY: Duration = Duration::from_secs(2);
+/// Directories modified this close before the start of the run that stamped them are read from disk
+/// again: on file systems with whole-second times ...
+const RACY_COARSE: Duration = Duration::from_secs(2);
+/// ... and where times have sub-second precision (a time that happens to fall on a whole second is
+/// taken for the coarse kind: the safe side).
+const RACY_FINE: Duration = Duration::from_millis(100);
 
 /// A directory's identity and modification time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +45,17 @@ struct Stamp {
 }
 
 impl Stamp {
+    /// Whether the directory last changed long enough before `since_ns` (when the run that took this
+    /// stamp started) for any later change to show in its time.
+    fn settled_by(self, since_ns: u128) -> bool {
+        let window = if self.mtime_ns.is_multiple_of(1_000_000_000) {
+            RACY_COARSE
+        } else {
+            RACY_FINE
+        };
+        self.mtime_ns + window.as_nanos() <= since_ns
+    }
+
     fn of(dir: &Path) -> Option<Stamp> {
         let meta = fs::metadata(dir).ok()?;
         let mtime_ns = meta
@@ -163,8 +181,8 @@ impl Pack {
     fn check<'p>(&self, dir: &str, packed: &'p PackedDir) -> &'p Check {
         packed.check.get_or_init(|| {
             let now = self.stamp(dir);
-            let trusted = now == Some(packed.stamp)
-                && packed.stamp.mtime_ns + RACY.as_nanos() <= self.loaded.written_ns;
+            let trusted =
+                now == Some(packed.stamp) && packed.stamp.settled_by(self.loaded.written_ns);
             if trusted {
                 Check::Trusted(index(&self.loaded.data, packed.records.clone()))
             } else {
@@ -260,7 +278,7 @@ impl Pack {
             // without ever having been stamped safely.
             let packed = self.loaded.dirs.get(name).filter(|p| {
                 !matches!(p.check.get(), Some(Check::Changed(_)))
-                    && p.stamp.mtime_ns + RACY.as_nanos() <= self.loaded.written_ns
+                    && p.stamp.settled_by(self.loaded.written_ns)
             });
             let stamp = match (packed, added) {
                 (Some(p), _) => p.stamp,
@@ -496,6 +514,8 @@ mod tests {
         let v = download.join("example.com/m/@v");
         fs::create_dir_all(&v).unwrap();
         fs::write(v.join("v1.0.0.mod"), "module example.com/m\n").unwrap();
+        // Now, to the whole second: racy whatever the file system and however slow this machine is.
+        age(&v, Duration::ZERO);
         let mut reads = 0;
         let pack = Pack::open(root.path(), download.clone());
         read_counting(&pack, "example.com/m/@v", "v1.0.0.mod", &mut reads);
@@ -508,11 +528,34 @@ mod tests {
         );
     }
 
-    // Sets `dir`'s modification time to `age` before now and returns its stamp.
+    // Sets `dir`'s modification time to `age` before now, rounded up to a whole second (so that the
+    // two-second racy window applies, whatever the file system), and returns its stamp.
     fn age(dir: &Path, age: Duration) -> Stamp {
-        let when = SystemTime::now() - age;
+        let when = (SystemTime::now() - age)
+            .duration_since(UNIX_EPOCH)
+            .unwrap();
+        let secs = when.as_secs() + u64::from(when.subsec_nanos() > 0);
+        let when = UNIX_EPOCH + Duration::from_secs(secs);
         fs::File::open(dir).unwrap().set_modified(when).unwrap();
         Stamp::of(dir).unwrap()
+    }
+
+    #[test]
+    fn whole_second_times_are_racy_for_two_seconds_finer_ones_for_a_tenth() {
+        let second = 1_000_000_000u128;
+        let coarse = Stamp {
+            ino: 1,
+            mtime_ns: 100 * second,
+        };
+        assert!(!coarse.settled_by(101 * second));
+        assert!(!coarse.settled_by(102 * second - 1));
+        assert!(coarse.settled_by(102 * second));
+        let fine = Stamp {
+            ino: 1,
+            mtime_ns: 100 * second + 4_000_000,
+        };
+        assert!(!fine.settled_by(100 * second + 103_999_999));
+        assert!(fine.settled_by(100 * second + 104_000_000));
     }
 
     #[test]
@@ -558,13 +601,14 @@ mod tests {
         let v = download.join("example.com/m/@v");
         fs::create_dir_all(&v).unwrap();
         fs::write(v.join("v1.0.0.mod"), "old\n").unwrap();
-        // Modified 1.5 s before the run starts; the run takes 0.6 s more, so its pack is written more
-        // than two seconds after the directory's time, but the stamp was taken within them.
+        // Modified 0.5–1.5 s before the run starts (a whole second); the run takes 1.6 s more, so its
+        // pack is written more than two seconds after the directory's time, but the stamp was taken
+        // within them.
         age(&v, Duration::from_millis(1500));
         let mut reads = 0;
         let p = Pack::open(root.path(), download.clone());
         read_counting(&p, "example.com/m/@v", "v1.0.0.mod", &mut reads);
-        std::thread::sleep(Duration::from_millis(600));
+        std::thread::sleep(Duration::from_millis(1600));
         drop(p);
         // A change the directory's time does not show (as within one timestamp tick).
         let before = Stamp::of(&v).unwrap();
