@@ -570,7 +570,7 @@ fn go_time(time: &str) -> String {
 }
 
 /// Writes `data` to `file` through a temporary file in the same directory and a rename.
-fn write_atomic(file: &Path, data: &[u8]) -> std::io::Result<()> {
+pub(super) fn write_atomic(file: &Path, data: &[u8]) -> std::io::Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = file.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;

@@ -249,7 +249,8 @@ impl Pack {
         Ok(data)
     }
 
-    // Writes the pack next to a temporary name and renames it into place; failures leave the old one.
+    // Writes the pack through a temporary file and a rename (the module cache's own way of writing its
+    // files); a failure leaves the old one.
     fn save(&self) {
         let fresh = self.fresh();
         if !fresh.dirty {
@@ -303,16 +304,8 @@ impl Pack {
             }
         }
         drop(fresh);
-        let Some(dir) = self.file.parent() else {
-            return;
-        };
-        if fs::create_dir_all(dir).is_err() {
-            return;
-        }
-        let tmp = dir.join(format!("pack.{}.tmp", std::process::id()));
-        if fs::write(&tmp, &out).is_err() || fs::rename(&tmp, &self.file).is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
+        // A pack that cannot be written is simply not used next time.
+        let _ = super::cache::write_atomic(&self.file, &out);
     }
 }
 
