@@ -429,13 +429,27 @@ mod tests {
         .unwrap()
     }
 
-    #[test]
-    fn unchanged_directories_come_from_the_pack_and_changed_ones_from_disk() {
+    /// A module cache in a new temporary directory: the directory and its `cache/download`.
+    fn cache() -> (tempfile::TempDir, PathBuf) {
         let root = tempfile::tempdir().unwrap();
         let download = root.path().join("cache/download");
-        let v = download.join("example.com/m/@v");
+        (root, download)
+    }
+
+    /// `example.com/MODULE/@v` under `download`, created holding `files` (name, text).
+    fn module_dir(download: &Path, module: &str, files: &[(&str, &str)]) -> PathBuf {
+        let v = download.join(format!("example.com/{module}/@v"));
         fs::create_dir_all(&v).unwrap();
-        fs::write(v.join("v1.0.0.mod"), "module example.com/m\n").unwrap();
+        for (name, text) in files {
+            fs::write(v.join(name), text).unwrap();
+        }
+        v
+    }
+
+    #[test]
+    fn unchanged_directories_come_from_the_pack_and_changed_ones_from_disk() {
+        let (root, download) = cache();
+        let v = module_dir(&download, "m", &[("v1.0.0.mod", "module example.com/m\n")]);
         // Age the directory past the racy window, as a cache filled earlier would be.
         let old = SystemTime::now() - Duration::from_secs(60);
         fs::File::open(&v).unwrap().set_modified(old).unwrap();
@@ -465,14 +479,12 @@ mod tests {
 
     #[test]
     fn directories_not_asked_for_stay_packed_and_new_files_join_their_directory() {
-        let root = tempfile::tempdir().unwrap();
-        let download = root.path().join("cache/download");
+        let (root, download) = cache();
         let old = SystemTime::now() - Duration::from_secs(60);
         for m in ["a", "b"] {
-            let v = download.join(format!("example.com/{m}/@v"));
-            fs::create_dir_all(&v).unwrap();
-            fs::write(v.join("v1.0.0.mod"), format!("module example.com/{m}\n")).unwrap();
-            fs::write(v.join("v1.0.0.info"), "{}").unwrap();
+            let go_mod = format!("module example.com/{m}\n");
+            let files = [("v1.0.0.mod", go_mod.as_str()), ("v1.0.0.info", "{}")];
+            let v = module_dir(&download, m, &files);
             fs::File::open(&v).unwrap().set_modified(old).unwrap();
         }
         let mut reads = 0;
@@ -502,11 +514,8 @@ mod tests {
 
     #[test]
     fn recently_modified_directories_are_not_trusted() {
-        let root = tempfile::tempdir().unwrap();
-        let download = root.path().join("cache/download");
-        let v = download.join("example.com/m/@v");
-        fs::create_dir_all(&v).unwrap();
-        fs::write(v.join("v1.0.0.mod"), "module example.com/m\n").unwrap();
+        let (root, download) = cache();
+        let v = module_dir(&download, "m", &[("v1.0.0.mod", "module example.com/m\n")]);
         // Now, to the whole second: racy whatever the file system and however slow this machine is.
         age(&v, Duration::ZERO);
         let mut reads = 0;
@@ -556,16 +565,9 @@ mod tests {
         // The old pack holds `m`'s file as it was when `m` was racy (modified 1 s before that pack);
         // since then the file changed within the same timestamp tick (simulated: the directory's time
         // is what the pack recorded, the bytes are not).
-        let root = tempfile::tempdir().unwrap();
-        let download = root.path().join("cache/download");
-        let (m, n) = (
-            download.join("example.com/m/@v"),
-            download.join("example.com/n/@v"),
-        );
-        for d in [&m, &n] {
-            fs::create_dir_all(d).unwrap();
-            fs::write(d.join("v1.0.0.mod"), "new\n").unwrap();
-        }
+        let (root, download) = cache();
+        let m = module_dir(&download, "m", &[("v1.0.0.mod", "new\n")]);
+        let n = module_dir(&download, "n", &[("v1.0.0.mod", "new\n")]);
         let stamp = age(&m, Duration::from_secs(60));
         age(&n, Duration::from_secs(60));
         let written = stamp.mtime_ns + Duration::from_secs(1).as_nanos();
@@ -589,11 +591,8 @@ mod tests {
 
     #[test]
     fn directories_are_racy_against_the_start_of_the_run_that_stamped_them() {
-        let root = tempfile::tempdir().unwrap();
-        let download = root.path().join("cache/download");
-        let v = download.join("example.com/m/@v");
-        fs::create_dir_all(&v).unwrap();
-        fs::write(v.join("v1.0.0.mod"), "old\n").unwrap();
+        let (root, download) = cache();
+        let v = module_dir(&download, "m", &[("v1.0.0.mod", "old\n")]);
         // Modified 0.5–1.5 s before the run starts (a whole second); the run takes 1.6 s more, so its
         // pack is written more than two seconds after the directory's time, but the stamp was taken
         // within them.
@@ -615,12 +614,8 @@ mod tests {
 
     #[test]
     fn a_file_read_before_another_reader_stamped_its_changed_directory_is_not_packed() {
-        let root = tempfile::tempdir().unwrap();
-        let download = root.path().join("cache/download");
-        let v = download.join("example.com/m/@v");
-        fs::create_dir_all(&v).unwrap();
-        fs::write(v.join("a.mod"), "old\n").unwrap();
-        fs::write(v.join("b.mod"), "b\n").unwrap();
+        let (root, download) = cache();
+        let v = module_dir(&download, "m", &[("a.mod", "old\n"), ("b.mod", "b\n")]);
         age(&v, Duration::from_secs(120));
         let p = Pack::open(root.path(), download.clone());
         // While `a` is being read (its directory stamped before), `a` is replaced and a second reader
@@ -651,10 +646,8 @@ mod tests {
 
     #[test]
     fn relative_stamps_are_the_stamps_of_the_directories() {
-        let root = tempfile::tempdir().unwrap();
-        let download = root.path().join("cache/download");
-        let v = download.join("example.com/m/@v");
-        fs::create_dir_all(&v).unwrap();
+        let (root, download) = cache();
+        let v = module_dir(&download, "m", &[]);
         let pack = Pack::open(root.path(), download);
         assert!(pack.stamp("example.com/m/@v").is_some());
         assert_eq!(pack.stamp("example.com/m/@v"), Stamp::of(&v));
