@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 mod cover;
 mod gomod;
 mod image;
+mod kubesim;
 mod oci;
 mod tag;
 
@@ -54,6 +55,9 @@ enum Command {
     Copy(oci::CopyArgs),
     /// Show an image or index: a summary, the raw manifest, or the config.
     Inspect(oci::InspectArgs),
+    /// A Kubernetes API on loopback (`kubesim serve`) that kubectl and kube-rs use unmodified.
+    #[command(subcommand)]
+    Kubesim(kubesim::KubesimCommand),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +71,7 @@ fn main() -> ExitCode {
         Command::Index(cmd) => oci::index(cmd),
         Command::Copy(args) => oci::copy(&args),
         Command::Inspect(args) => oci::inspect(&args),
+        Command::Kubesim(cmd) => kubesim::run(cmd),
     };
     match result {
         Ok(code) => code,
