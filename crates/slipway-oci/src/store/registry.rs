@@ -1022,10 +1022,9 @@ impl Client {
         Ok(url)
     }
 
-    /// A Bearer token for `scopes` from the token service the registry's challenge names (what
-    /// oci-client's own flow cannot ask for: several scopes at once, or the `refresh_token` grant):
-    /// `POST` with the identity token, else `GET` with basic credentials or none. `None` when the
-    /// registry asks for no Bearer token.
+    /// A Bearer token for `scopes` from the token service the registry's challenge names: `POST` with
+    /// the identity token (the `refresh_token` grant), else `GET` with basic credentials or none. `None`
+    /// when the registry asks for no Bearer token. Every answer is read within the deadline and a limit.
     async fn fetch_token(
         &self,
         credentials: Option<&Credentials>,
