@@ -7,8 +7,8 @@
 //! - [`store`]: the [`BlobStore`](store::BlobStore) / [`ManifestStore`](store::ManifestStore) /
 //!   [`Referrers`](store::Referrers) traits, an OCI image layout directory, a memory store, and
 //!   [`store::open`], which opens any [`Reference`] as a store.
-//! - `store::registry` (feature `registry`): one repository of a registry as a store, with `oci-client`
-//!   underneath and the gaps filled: Docker/containers auth files and credential helpers, basic, bearer
+//! - `store::registry` (feature `registry`): one repository of a registry as a store, on reqwest:
+//!   Docker/containers auth files and credential helpers, basic, bearer
 //!   and identity-token auth, cross-repository mounts, chunked uploads honouring `OCI-Chunk-Min-Length`
 //!   with a monolithic fallback, bounded retries, digest verification of everything pulled, the referrers
 //!   API with its tag-schema fallback, plain HTTP on loopback.

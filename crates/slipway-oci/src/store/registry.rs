@@ -1,62 +1,57 @@
 //! One repository of a registry as a store (feature `registry`), speaking the OCI distribution API.
 //!
-//! # What does the work
+//! # How it talks to the registry
 //!
-//! [`oci_client::Client`] (0.18, on reqwest + rustls) carries the requests its API can express:
-//! manifests by tag or digest (`pull_manifest_raw`, with its digest checks), manifest existence
-//! (`fetch_manifest_digest`), manifest pushes (`push_manifest_raw`), blob existence (`blob_exists`), blob
-//! downloads (`pull_blob_stream`, which verifies the digest as the stream ends), one-request uploads of blobs held in memory (`push_blob` with `use_monolithic_push`),
-//! tags (`list_tags`, paged with `last`), the referrers API with its `sha256-<hex>` tag fallback on `404`
-//! (`pull_referrers`), and the token flow (`Client::auth` with `Basic` credentials or anonymous): it reads
-//! the registry's `WWW-Authenticate` challenge, fetches a bearer token for the repository and caches it per
-//! operation, or sends `Basic` credentials when that is what the registry asks for. Plain HTTP
-//! (`ClientProtocol::Http`) is used for loopback registries, as Docker does, or with
-//! [`RegistryOptions::plain_http`]; connect and read timeouts come from [`RegistryOptions::timeout`].
+//! Every request is this module's own, on one reqwest client (rustls) driven by a small tokio runtime
+//! the store owns: manifests by tag or digest (checked against the digest asked for, or against
+//! `Docker-Content-Digest`), manifest and blob existence (`HEAD`), manifest pushes (whose `OCI-Subject`
+//! answer tells whether the registry indexes referrers; when it does not, the `sha256-<hex>` fallback
+//! index is updated), blob downloads (hashed as they are read: a mismatch fails the read at its end),
+//! uploads, tags (paged with `last`), the referrers API with its `sha256-<hex>` tag fallback on `404`,
+//! cross-repository mounts, and the token flow. oci-client 0.18, which the store was first built on,
+//! reads every answer whole with no limit and sends its requests with no overall deadline; the few
+//! requests it made for us are made here instead, where those bounds are kept.
 //!
-//! # What this module adds, and why
-//!
-//! - **Credentials**: oci-client takes a user and password; where they come from is ours: the
-//!   Docker/containers auth files and `credsStore`/`credHelpers` executables ([`CredentialSource`]).
-//! - **Identity tokens**: 0.18 has no `refresh_token` grant, so for an `identitytoken` this module reads
-//!   the challenge and posts the grant to the token realm itself, then hands the access token to
-//!   `Client::auth` as `RegistryAuth::Bearer`, where oci-client caches and sends it like any other.
-//! - **Chunked uploads**: 0.18's chunked push cuts fixed 4 MiB chunks (its `push_chunk_size` is private)
-//!   and ignores `OCI-Chunk-Min-Length`; `push_blob` needs the whole blob in memory, and
-//!   `push_blob_stream` has no monolithic fallback (a consumed stream cannot be replayed). Blobs above
-//!   [`RegistryOptions::monolithic_limit`] are spooled to a temporary file while their digest is checked,
-//!   then sent here in `PATCH` chunks of [`RegistryOptions::chunk_size`] raised to the registry's
-//!   `OCI-Chunk-Min-Length`, falling back to one streamed `PUT` when the registry refuses chunks. These
-//!   requests use a reqwest client of the same stack with the token `Client::auth` returned.
-//! - **Retries**: oci-client makes each request once. Its calls are wrapped here: on connection
-//!   failures, timeouts, `429` and `5xx` they are repeated with exponential backoff, bounded by
-//!   [`RegistryOptions::retries`]; only idempotent requests are repeated, and a failed upload session is
-//!   restarted as a whole. A `401` re-runs the token flow once (the token may have expired).
-//! - **Blob sizes**: `blob_exists` answers yes or no; [`BlobStore::blob_size`] needs `Content-Length`, so
-//!   that `HEAD` is made here.
-//! - **Referrers on push**: `push_manifest_raw` does not return the response headers, so a manifest with
-//!   a `subject` is put here, where the `OCI-Subject` answer tells whether the registry indexes it; when it
-//!   does not, the `sha256-<hex>` fallback index is updated (oci-client only reads that index).
-//! - **Verification**: on top of oci-client's checks, blobs are hashed as they are read (a mismatch fails
-//!   the read at its end) and manifests fetched by digest are hashed again; a manifest's media type is
-//!   taken from the document (`pull_manifest_raw` does not return `Content-Type`), which names OCI
-//!   indexes and Docker manifest lists alike.
-//! - **Errors**: oci-client's `OciDistributionError` never leaves this module; it is turned into
-//!   [`Error::Registry`] (with the HTTP status where the answer gives it) or [`Error::DigestMismatch`].
+//! - **Bounded reads**: each answer is read within a limit: a blob within the size its
+//!   descriptor gives ([`RegistryStore::open_blob_sized`]; a larger `Content-Length` is refused before
+//!   reading), a manifest or index fetched without a known size within [`MANIFEST_LIMIT`] (4 MiB, what
+//!   Distribution accepts), a tag page within the same, a token answer within 1 MiB, and an error answer
+//!   only as far as its first 64 KiB. A blob pushed with a declared size is read from the caller no further
+//!   than one byte past it.
+//! - **Deadlines**: each request, from sending it to the last byte of its answer, must finish within
+//!   [`RegistryOptions::deadline`]; [`RegistryOptions::timeout`] bounds connecting and each wait for more
+//!   bytes. A request past its deadline is not repeated.
+//! - **Credentials** go only to the origin (scheme, host, port) of the registry they were found for:
+//!   an upload `Location` or a mount's session on another origin (storage backends such as S3 hand these
+//!   out) is followed without `Authorization`, and reqwest's redirect policy drops it on redirects to
+//!   another origin (a `302` from a blob `GET` to a storage host). The one exception is the token flow,
+//!   as Docker does it: the registry's `401` challenge names a token realm, which gets the `Basic`
+//!   credentials (`GET`) or the identity token (`POST`, `refresh_token` grant); the token it issues goes
+//!   back only to the registry, for the repository scopes it was asked for. A realm over plain HTTP gets
+//!   no credentials from a store that reaches its registry over HTTPS.
+//! - **Credentials' sources**: the Docker/containers auth files and `credsStore`/`credHelpers`
+//!   executables ([`CredentialSource`]); plain HTTP is used for loopback registries, as Docker does, or
+//!   with [`RegistryOptions::plain_http`].
+//! - **Chunked uploads**: blobs above [`RegistryOptions::monolithic_limit`] are spooled to a temporary file
+//!   while their digest is checked, then sent in `PATCH` chunks of [`RegistryOptions::chunk_size`] raised
+//!   to the registry's `OCI-Chunk-Min-Length`, falling back to one streamed `PUT` when the registry
+//!   refuses chunks; smaller ones go in one `PUT` from memory.
+//! - **Retries**: on connection failures, timeouts, `408`, `429` and `5xx`, requests are repeated with
+//!   exponential backoff, bounded by [`RegistryOptions::retries`]; only idempotent requests are repeated,
+//!   and a failed upload session is restarted as a whole. A `401` re-runs the token flow once (the token
+//!   may have expired).
+//! - **Errors** name the registry, repository, operation and digest or tag ([`Error::Registry`]), or
+//!   the mismatch ([`Error::DigestMismatch`]).
 //!
 //! The store traits are synchronous: the store owns a small multi-threaded tokio runtime (shared by its
 //! clones) and blocks on it from the calling thread, so several threads can use one store at once; called
 //! from inside another runtime, the future is driven from a scoped thread instead of blocking that
 //! runtime.
 //!
-//! Cross-repository mounts are this module's own `POST`: oci-client's tokens cover one repository, and a
-//! mount needs `pull` on the source repository too, so the token for a mount is fetched here with both
-//! scopes (a `202`'s upload session is cancelled). One cost of oci-client 0.18 remains: against a registry
-//! that asks for no authentication at all, it probes `GET /v2/` before each of its requests (it caches
-//! tokens, and there is none to cache).
-//!
 //! Credentials and tokens never appear in errors or `Debug` output.
 
 mod auth;
+mod body;
 
 #[doc(hidden)]
 pub use auth::fuzz_parsers;
@@ -71,15 +66,13 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
-use oci_client::client::{ClientConfig, ClientProtocol};
-use oci_client::errors::{OciDistributionError, OciErrorCode};
-use oci_client::secrets::RegistryAuth;
-use oci_client::{Reference as OciReference, RegistryOperation};
-use reqwest::header::{HeaderMap, HeaderValue};
-use reqwest::{Method, Response, StatusCode};
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
+use tokio::time::{Instant, timeout_at};
 
 pub use auth::{CredentialSource, Credentials};
+use body::{Answer, BodyFault, BodyReader};
 
 use super::{
     BlobReader, BlobStore, Error, ManifestStore, Referrers, Result, children, referrer_descriptor,
@@ -95,7 +88,13 @@ const MANIFEST_ACCEPT: [&str; 4] = [
     "application/vnd.docker.distribution.manifest.list.v2+json",
     "application/vnd.docker.distribution.manifest.v2+json",
 ];
-/// How much of an error body is kept for its message.
+/// The largest manifest or index read when its size is not known beforehand (fetched by tag, or by
+/// digest without a descriptor), and the largest page of a tag list or referrers listing: Distribution's
+/// own limit on the manifests it accepts (4 MiB).
+pub const MANIFEST_LIMIT: u64 = 4 << 20;
+/// The largest token service answer read (tokens are a few KiB).
+const TOKEN_LIMIT: u64 = 1 << 20;
+/// How much of an error answer is read for its message; the rest is never read.
 const ERROR_BODY_LIMIT: usize = 64 << 10;
 /// The longest single backoff.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -117,7 +116,8 @@ pub struct RegistryOptions {
     pub retries: u32,
     /// The first backoff; each retry doubles it (at most 5 s).
     pub backoff: Duration,
-    /// How long to wait for a connection, or for the next bytes of a response, before giving up.
+    /// How long to wait for a connection, or for the next bytes of a response, before giving up (the
+    /// whole request is bounded by [`RegistryOptions::deadline`]).
     pub timeout: Duration,
     /// Blobs up to this size are uploaded in one `PUT` from memory; larger ones are spooled to a
     /// temporary file and sent in chunks.
@@ -126,6 +126,9 @@ pub struct RegistryOptions {
     pub chunk_size: u64,
     /// Repositories of the same registry to try a cross-repository mount from before uploading a blob.
     pub mount_from: Vec<String>,
+    /// The longest one request may take, from sending it to the last byte of its answer (a whole
+    /// manifest, a whole blob download, one upload chunk). Not repeated when it passes.
+    pub deadline: Duration,
 }
 
 impl Default for RegistryOptions {
@@ -139,6 +142,7 @@ impl Default for RegistryOptions {
             monolithic_limit: 16 << 20,
             chunk_size: 16 << 20,
             mount_from: Vec::new(),
+            deadline: Duration::from_secs(600),
         }
     }
 }
@@ -172,7 +176,7 @@ impl RegistryOptions {
         self
     }
 
-    /// The connect / stall timeout.
+    /// The connect / stall timeout (see [`RegistryOptions::deadline`] for the whole request).
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -190,6 +194,14 @@ impl RegistryOptions {
     #[must_use]
     pub fn chunk_size(mut self, bytes: u64) -> Self {
         self.chunk_size = bytes.max(1);
+        self
+    }
+
+    /// The deadline of each request, its whole answer included (default 10 minutes: raise it for
+    /// layers of gigabytes over slow links).
+    #[must_use]
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
         self
     }
 
@@ -230,11 +242,12 @@ enum Op {
     Push,
 }
 
-impl From<Op> for RegistryOperation {
-    fn from(op: Op) -> Self {
-        match op {
-            Op::Pull => RegistryOperation::Pull,
-            Op::Push => RegistryOperation::Push,
+impl Op {
+    /// The token scope of this operation on `repository`.
+    fn scope(self, repository: &str) -> String {
+        match self {
+            Op::Pull => format!("repository:{repository}:pull"),
+            Op::Push => format!("repository:{repository}:pull,push"),
         }
     }
 }
@@ -318,13 +331,6 @@ impl Failure {
     }
 }
 
-/// How a wrapped oci-client call failed: in our own auth step, or in oci-client (kept whole, so that
-/// callers can tell "not found" and digest mismatches from other failures).
-enum Fail {
-    Auth(Failure),
-    Oci(OciDistributionError),
-}
-
 fn retryable_status(status: u16) -> bool {
     status == 408 || status == 429 || status >= 500
 }
@@ -391,11 +397,11 @@ impl Drop for Runtime {
 
 struct Client {
     runtime: Runtime,
-    oci: oci_client::Client,
-    /// For the requests oci-client cannot make (see the module docs).
     http: reqwest::Client,
     /// `http(s)://HOST[:PORT]` of the API.
     base: String,
+    /// `base`, parsed: the origin credentials are sent to.
+    origin: Url,
     registry: String,
     repository: String,
     options: RegistryOptions,
@@ -407,7 +413,7 @@ impl RegistryStore {
     /// until the first request.
     pub fn new(reference: &RegistryReference, options: RegistryOptions) -> Result<Self> {
         let plain = options.plain_http || reference.is_loopback();
-        // Docker Hub's API lives on another host than its name (oci-client maps it the same way).
+        // Docker Hub's API lives on another host than its name.
         let host = if reference.registry == DOCKER_HUB {
             "registry-1.docker.io"
         } else {
@@ -422,23 +428,9 @@ impl RegistryStore {
             status: None,
             message,
         };
-        let config = ClientConfig {
-            // One store talks to one registry, so a single scheme covers it.
-            protocol: if plain {
-                ClientProtocol::Http
-            } else {
-                ClientProtocol::Https
-            },
-            // oci-client only gets the blobs that fit in one request; larger ones are chunked here.
-            use_monolithic_push: true,
-            // Indexes are read whole; oci-client must never pick a platform on our behalf.
-            platform_resolver: None,
-            read_timeout: Some(options.timeout),
-            connect_timeout: Some(options.timeout),
-            user_agent: USER_AGENT,
-            ..ClientConfig::default()
-        };
-        let oci = oci_client::Client::try_from(config).map_err(|e| setup_error(e.to_string()))?;
+        let origin = Url::parse(&base).map_err(|e| setup_error(format!("{base}: {e}")))?;
+        // reqwest's default redirect policy (at most 10) drops `Authorization` when a redirect leaves the
+        // origin (scheme, host or port differ from the previous hop's); the tests hold it to that.
         let http = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .connect_timeout(options.timeout)
@@ -450,9 +442,9 @@ impl RegistryStore {
         Ok(RegistryStore {
             client: Arc::new(Client {
                 runtime,
-                oci,
                 http,
                 base,
+                origin,
                 registry: reference.registry.clone(),
                 repository: reference.repository.clone(),
                 options,
@@ -475,9 +467,8 @@ impl RegistryStore {
     /// (a `202`: it opened an upload session instead, which is cancelled) or may not (`401`/`403`/`404`:
     /// no pull access to `from`).
     ///
-    /// This is this module's own request, not oci-client's `mount_blob`: on a registry with a token
-    /// service the token must allow `pull` on `from` as well as `push` here, and oci-client asks for one
-    /// repository at a time.
+    /// On a registry with a token service the token must allow `pull` on `from` as well as `push` here,
+    /// so it is asked for with both scopes.
     pub fn mount_blob(&self, digest: &Digest, from: &str) -> Result<bool> {
         let c = &self.client;
         let url = c.url(&format!(
@@ -489,51 +480,121 @@ impl RegistryStore {
         let mut attempt = 0;
         // Kept for the cancelling `DELETE`: the token already covers it.
         let mut authorization = None;
-        let resp = loop {
+        let mut answer = loop {
             let sent = c.mount_authorization(from).and_then(|a| {
                 authorization = a;
                 c.send_once(&call, authorization.as_deref())
             });
             match sent {
-                Ok(resp)
-                    if retryable_status(resp.status().as_u16()) && attempt < c.options.retries => {}
+                Ok(answer) if retryable_status(answer.status()) && attempt < c.options.retries => {}
                 Err(f) if f.transient && attempt < c.options.retries => {}
-                Ok(resp) => break resp,
+                Ok(answer) => break answer,
                 Err(f) => return Err(c.error("mounting blob", digest.as_str(), f)),
             }
             c.backoff(attempt, None);
             attempt += 1;
         };
-        match resp.status().as_u16() {
+        match answer.status() {
             201 => Ok(true),
             202 => {
                 // Not mounted: close the session it opened rather than leave it to expire.
-                if let Ok(location) = c.location(&resp) {
-                    let cancel = Call::new(Method::DELETE, c.resolve(&location), Op::Push);
+                if let Ok(location) = upload_location(&answer) {
+                    let cancel = Call::new(Method::DELETE, location, Op::Push);
                     let _ = c.send_once(&cancel, authorization.as_deref());
                 }
                 Ok(false)
             }
             401 | 403 | 404 => Ok(false),
-            status => Err(c.error(
-                "mounting blob",
-                digest.as_str(),
-                c.status_failure(status, resp),
-            )),
+            _ => {
+                let failure = c.status_failure(&mut answer);
+                Err(c.error("mounting blob", digest.as_str(), failure))
+            }
         }
+    }
+
+    /// A reader of a blob whose descriptor gives its size: refused before reading when the registry
+    /// announces more (`Content-Length`), and failing as soon as more than `size` bytes arrive. The bytes
+    /// are hashed as they are read; the read that reaches the end fails when they do not match `digest`.
+    pub fn open_blob_sized(&self, digest: &Digest, size: u64) -> Result<Option<BlobReader<'_>>> {
+        self.open_blob_within(digest, Some(size))
+    }
+
+    fn open_blob_within(
+        &self,
+        digest: &Digest,
+        size: Option<u64>,
+    ) -> Result<Option<BlobReader<'_>>> {
+        let c = &self.client;
+        let call = Call::new(Method::GET, c.url(&format!("blobs/{digest}")), Op::Pull);
+        let mut answer = c
+            .send(&call)
+            .map_err(|f| c.error("fetching blob", digest.as_str(), f))?;
+        match answer.status() {
+            200 => {}
+            404 => return Ok(None),
+            _ => {
+                let failure = c.status_failure(&mut answer);
+                return Err(c.error("fetching blob", digest.as_str(), failure));
+            }
+        }
+        if let (Some(size), Some(declared)) = (size, answer.response.content_length())
+            && declared > size
+        {
+            return Err(c.error(
+                "fetching blob",
+                digest.as_str(),
+                Failure::plain(format!(
+                    "the registry answers {declared} bytes for a blob of {size}"
+                )),
+            ));
+        }
+        let reader = VerifyingReader {
+            inner: BodyReader {
+                client: Arc::clone(c),
+                answer: Some(answer),
+                limit: size,
+                received: 0,
+                pending: bytes::Bytes::new(),
+            },
+            digester: Some(Digester::new(digest.algorithm())),
+            expected: digest.clone(),
+            origin: self.to_string(),
+        };
+        Ok(Some(Box::new(reader)))
     }
 
     /// Whether a manifest with this digest is in the repository.
     pub fn has_manifest(&self, digest: &Digest) -> Result<bool> {
         let c = &self.client;
-        let reference = c.oci_ref(Some(&ManifestRef::Digest(digest.clone())));
-        let auth = c.registry_auth();
-        match c.call(Op::Pull, true, || {
-            c.oci.fetch_manifest_digest(&reference, &auth)
-        }) {
-            Ok(_) => Ok(true),
-            Err(Fail::Oci(e)) if status_of(&e) == Some(404) => Ok(false),
-            Err(f) => Err(c.fail("checking manifest", digest.as_str(), f)),
+        let call = Call::new(
+            Method::HEAD,
+            c.url(&format!("manifests/{digest}")),
+            Op::Pull,
+        )
+        .header("accept", MANIFEST_ACCEPT.join(", "));
+        let mut answer = c
+            .send(&call)
+            .map_err(|f| c.error("checking manifest", digest.as_str(), f))?;
+        match answer.status() {
+            200 => {
+                if let Some(said) = header(answer.headers(), "docker-content-digest")
+                    && let Ok(said) = Digest::parse(&said)
+                    && said.algorithm() == digest.algorithm()
+                    && said != *digest
+                {
+                    return Err(Error::DigestMismatch {
+                        expected: digest.clone(),
+                        actual: said,
+                        location: None,
+                    });
+                }
+                Ok(true)
+            }
+            404 => Ok(false),
+            _ => {
+                let failure = c.status_failure(&mut answer);
+                Err(c.error("checking manifest", digest.as_str(), failure))
+            }
         }
     }
 
@@ -542,46 +603,7 @@ impl RegistryStore {
         if manifest::is_manifest(&desc.media_type) || manifest::is_index(&desc.media_type) {
             self.has_manifest(&desc.digest)
         } else {
-            self.has_blob(&desc.digest)
-        }
-    }
-
-    fn has_blob(&self, digest: &Digest) -> Result<bool> {
-        let c = &self.client;
-        let reference = c.oci_ref(None);
-        let digest_text = digest.to_string();
-        c.call(Op::Pull, true, || {
-            c.oci.blob_exists(&reference, &digest_text)
-        })
-        .map_err(|f| c.fail("checking blob", digest.as_str(), f))
-    }
-
-    /// Puts a manifest without a `subject` through oci-client.
-    fn push_manifest(&self, raw: &RawManifest, tag: Option<&Tag>) -> Result<()> {
-        let c = &self.client;
-        let target = match tag {
-            Some(t) => ManifestRef::Tag(t.clone()),
-            None => ManifestRef::Digest(raw.digest().clone()),
-        };
-        let name = reference_name(&target);
-        let reference = c.oci_ref(Some(&target));
-        let content_type = HeaderValue::from_str(raw.media_type()).map_err(|_| {
-            c.error(
-                "pushing manifest",
-                &name,
-                Failure::plain(format!(
-                    "the media type {:?} cannot be sent as a header",
-                    raw.media_type()
-                )),
-            )
-        })?;
-        let body = bytes::Bytes::copy_from_slice(raw.bytes());
-        match c.call(Op::Push, true, || {
-            c.oci
-                .push_manifest_raw(&reference, body.clone(), content_type.clone())
-        }) {
-            Ok(_) => Ok(()),
-            Err(f) => Err(c.fail("pushing manifest", &name, f)),
+            Ok(self.blob_size(&desc.digest)?.is_some())
         }
     }
 
@@ -597,15 +619,15 @@ impl RegistryStore {
         )
         .header("content-type", raw.media_type())
         .payload(Payload::Bytes(raw.bytes()));
-        let resp = c
+        let mut answer = c
             .send(&call)
             .map_err(|f| c.error("pushing manifest", &reference, f))?;
-        let status = resp.status().as_u16();
+        let status = answer.status();
         if !(200..300).contains(&status) {
-            let failure = c.status_failure(status, resp);
+            let failure = c.status_failure(&mut answer);
             return Err(c.error("pushing manifest", &reference, failure));
         }
-        if let Some(said) = header(resp.headers(), "docker-content-digest")
+        if let Some(said) = header(answer.headers(), "docker-content-digest")
             && let Ok(said) = Digest::parse(&said)
             && said.algorithm() == raw.digest().algorithm()
             && said != *raw.digest()
@@ -616,7 +638,7 @@ impl RegistryStore {
                 location: None,
             });
         }
-        Ok(resp.headers().clone())
+        Ok(answer.headers().clone())
     }
 
     /// Adds `raw` (whose subject is `subject`) to the `sha256-<hex>` fallback index of the referrers API.
@@ -637,32 +659,12 @@ impl RegistryStore {
         index.manifests.push(entry);
         index.media_type = Some(media_type::OCI_INDEX.to_owned());
         let encoded = RawManifest::encode_index(&index);
-        self.push_manifest(&encoded, Some(&tag))
+        self.put_manifest_bytes(&encoded, Some(&tag)).map(drop)
     }
 
-    /// Uploads verified content: small blobs through oci-client in one request, the rest in chunks here.
+    /// Uploads verified content, restarting the session on transient failures and falling back from
+    /// chunks to one `PUT` when chunks are refused.
     fn upload(&self, digest: &Digest, source: &Spool) -> Result<()> {
-        let c = &self.client;
-        match source {
-            // oci-client refuses empty blobs (`PushNoDataError`); those take the path below.
-            Spool::Memory(bytes) if !bytes.is_empty() => {
-                let reference = c.oci_ref(None);
-                let data = bytes::Bytes::copy_from_slice(bytes);
-                let digest_text = digest.to_string();
-                // Each attempt opens a new session, so the whole push is safe to repeat.
-                c.call(Op::Push, true, || {
-                    c.oci.push_blob(&reference, data.clone(), &digest_text)
-                })
-                .map(drop)
-                .map_err(|f| c.fail("pushing blob", digest.as_str(), f))
-            }
-            _ => self.upload_here(digest, source),
-        }
-    }
-
-    /// Uploads `source` with this module's own requests, restarting the session on transient failures
-    /// and falling back from chunks to one `PUT` when chunks are refused.
-    fn upload_here(&self, digest: &Digest, source: &Spool) -> Result<()> {
         let c = &self.client;
         let mut chunked = source.len() > c.options.monolithic_limit;
         let mut attempt = 0;
@@ -695,15 +697,15 @@ impl RegistryStore {
     ) -> Result<(), SessionFailure> {
         let c = &self.client;
         let start = Call::new(Method::POST, c.url("blobs/uploads/"), Op::Push).in_session();
-        let resp = c.send(&start).map_err(SessionFailure::Failed)?;
-        let status = resp.status().as_u16();
+        let mut resp = c.send(&start).map_err(SessionFailure::Failed)?;
+        let status = resp.status();
         if status != 202 {
-            return Err(SessionFailure::Failed(c.status_failure(status, resp)));
+            return Err(SessionFailure::Failed(c.status_failure(&mut resp)));
         }
         let min_chunk = header(resp.headers(), "oci-chunk-min-length")
             .and_then(|v| v.trim().parse::<u64>().ok())
             .unwrap_or(0);
-        let mut location = c.location(&resp).map_err(SessionFailure::Failed)?;
+        let mut location = upload_location(&resp).map_err(SessionFailure::Failed)?;
         if chunked {
             let chunk = c.options.chunk_size.max(min_chunk).max(1);
             let mut offset = 0;
@@ -714,20 +716,20 @@ impl RegistryStore {
                     .header("content-type", "application/octet-stream")
                     .header("content-range", format!("{offset}-{}", offset + len - 1))
                     .payload(source.range(offset, len));
-                let resp = c.send(&call).map_err(SessionFailure::Failed)?;
-                let status = resp.status().as_u16();
+                let mut resp = c.send(&call).map_err(SessionFailure::Failed)?;
+                let status = resp.status();
                 if status != 202 {
-                    return Err(SessionFailure::refused(c.status_failure(status, resp)));
+                    return Err(SessionFailure::refused(c.status_failure(&mut resp)));
                 }
-                location = c.location(&resp).map_err(SessionFailure::Failed)?;
+                location = upload_location(&resp).map_err(SessionFailure::Failed)?;
                 offset += len;
             }
             let call =
                 Call::new(Method::PUT, with_digest(&location, digest), Op::Push).in_session();
-            let resp = c.send(&call).map_err(SessionFailure::Failed)?;
-            let status = resp.status().as_u16();
+            let mut resp = c.send(&call).map_err(SessionFailure::Failed)?;
+            let status = resp.status();
             if status != 201 {
-                return Err(SessionFailure::refused(c.status_failure(status, resp)));
+                return Err(SessionFailure::refused(c.status_failure(&mut resp)));
             }
             return Ok(());
         }
@@ -735,10 +737,10 @@ impl RegistryStore {
             .in_session()
             .header("content-type", "application/octet-stream")
             .payload(source.range(0, source.len()));
-        let resp = c.send(&call).map_err(SessionFailure::Failed)?;
-        let status = resp.status().as_u16();
+        let mut resp = c.send(&call).map_err(SessionFailure::Failed)?;
+        let status = resp.status();
         if status != 201 {
-            return Err(SessionFailure::Failed(c.status_failure(status, resp)));
+            return Err(SessionFailure::Failed(c.status_failure(&mut resp)));
         }
         Ok(())
     }
@@ -767,41 +769,6 @@ impl Client {
         format!("{}/v2/{}/{path}", self.base, self.repository)
     }
 
-    /// The repository as oci-client names it, at `target` (repository-wide calls ignore the tag).
-    fn oci_ref(&self, target: Option<&ManifestRef>) -> OciReference {
-        let (registry, repository) = (self.registry.clone(), self.repository.clone());
-        match target {
-            Some(ManifestRef::Digest(d)) => {
-                OciReference::with_digest(registry, repository, d.to_string())
-            }
-            Some(ManifestRef::Tag(t)) => {
-                OciReference::with_tag(registry, repository, t.to_string())
-            }
-            None => OciReference::with_tag(registry, repository, "latest".to_owned()),
-        }
-    }
-
-    /// A `Location` header made absolute.
-    fn resolve(&self, location: &str) -> String {
-        if location.starts_with("http://") || location.starts_with("https://") {
-            location.to_owned()
-        } else if location.starts_with('/') {
-            format!("{}{location}", self.base)
-        } else {
-            format!("{}/{location}", self.base)
-        }
-    }
-
-    fn location(&self, resp: &Response) -> Result<String, Failure> {
-        header(resp.headers(), "location")
-            .map(|l| self.resolve(&l))
-            .ok_or_else(|| Failure {
-                status: Some(resp.status().as_u16()),
-                message: "the registry answered without a Location for the upload".to_owned(),
-                transient: false,
-            })
-    }
-
     fn error(&self, action: &'static str, name: &str, failure: Failure) -> Error {
         let mut message = failure.message;
         if matches!(failure.status, Some(401 | 403)) {
@@ -827,37 +794,85 @@ impl Client {
         }
     }
 
-    /// Names a failed oci-client call for the caller: digest mismatches as such, the rest as
-    /// registry errors.
-    fn fail(&self, action: &'static str, name: &str, fail: Fail) -> Error {
-        match fail {
-            Fail::Auth(failure) => self.error(action, name, failure),
-            Fail::Oci(OciDistributionError::DigestError(
-                oci_client::errors::DigestError::VerificationError { expected, actual },
-            )) => match (Digest::parse(&expected), Digest::parse(&actual)) {
-                (Ok(expected), Ok(actual)) => Error::DigestMismatch {
-                    expected,
-                    actual,
-                    location: None,
-                },
-                _ => self.error(
-                    action,
-                    name,
-                    Failure::plain(format!(
-                        "the registry served content for {expected} that hashes to {actual}"
-                    )),
-                ),
-            },
-            Fail::Oci(e) => self.error(action, name, classify(&e)),
+    /// A failure from an unexpected status, with the registry's error text when it gave one (only the
+    /// first [`ERROR_BODY_LIMIT`] bytes of the answer are read).
+    fn status_failure(&self, answer: &mut Answer) -> Failure {
+        let status = answer.status();
+        let body = self
+            .runtime
+            .block_on(body::read_prefix(answer, ERROR_BODY_LIMIT));
+        Failure::status(status, status_message(status, &body))
+    }
+
+    /// The whole body of `answer`, within `limit` bytes and the answer's deadline.
+    fn read_body(&self, answer: &mut Answer, limit: u64) -> Result<Vec<u8>, Failure> {
+        let read = self.runtime.block_on(body::read_limited(answer, limit));
+        read.map_err(|fault| self.body_failure(answer, fault))
+    }
+
+    fn body_failure(&self, answer: &Answer, fault: BodyFault) -> Failure {
+        match fault {
+            BodyFault::TooLarge {
+                limit,
+                declared: Some(declared),
+            } => Failure::plain(format!(
+                "the answer to {} is {declared} bytes, more than the {limit} allowed",
+                answer.request
+            )),
+            BodyFault::TooLarge {
+                limit,
+                declared: None,
+            } => Failure::plain(format!(
+                "the answer to {} goes on past the {limit} bytes allowed",
+                answer.request
+            )),
+            BodyFault::Deadline => self.deadline_failure(&answer.request),
+            BodyFault::Transport(e) => transport_failure(&e),
         }
     }
 
-    /// A failure from an unexpected status of one of this module's own requests, with the registry's
-    /// error text when it gave one.
-    fn status_failure(&self, status: u16, resp: Response) -> Failure {
-        let body = self.runtime.block_on(resp.bytes()).unwrap_or_default();
-        let body = &body[..body.len().min(ERROR_BODY_LIMIT)];
-        Failure::status(status, status_message(status, body))
+    /// A request that did not finish in time: not repeated (the deadline is the caller's bound).
+    fn deadline_failure(&self, request: &str) -> Failure {
+        Failure::plain(format!(
+            "no complete answer to {request} within the {:?} deadline",
+            self.options.deadline
+        ))
+    }
+
+    /// Sends `call` and reads its whole answer: within `limit` bytes when the status is `2xx`, else only
+    /// its first bytes for the message. An answer cut short is fetched again when the request may be
+    /// repeated.
+    fn fetch(&self, call: &Call<'_>, limit: u64) -> Result<Fetched, Failure> {
+        let mut attempt = 0;
+        loop {
+            let mut answer = self.send(call)?;
+            let status = answer.status();
+            let headers = answer.headers().clone();
+            if !(200..300).contains(&status) {
+                let body = self
+                    .runtime
+                    .block_on(body::read_prefix(&mut answer, ERROR_BODY_LIMIT));
+                return Ok(Fetched {
+                    status,
+                    headers,
+                    body,
+                });
+            }
+            match self.read_body(&mut answer, limit) {
+                Ok(body) => {
+                    return Ok(Fetched {
+                        status,
+                        headers,
+                        body,
+                    });
+                }
+                Err(f) if f.transient && call.idempotent && attempt < self.options.retries => {
+                    self.backoff(attempt, None);
+                    attempt += 1;
+                }
+                Err(f) => return Err(f),
+            }
+        }
     }
 
     fn credentials(&self) -> Result<Option<Credentials>, Failure> {
@@ -875,19 +890,9 @@ impl Client {
         Ok(found)
     }
 
-    /// What oci-client is told about the credentials on calls that take them (it keeps the first).
-    fn registry_auth(&self) -> RegistryAuth {
-        let state = self.auth.lock().unwrap_or_else(PoisonError::into_inner);
-        match &state.credentials {
-            Some(Credentials::Basic { username, password }) => {
-                RegistryAuth::Basic(username.clone(), password.clone())
-            }
-            _ => RegistryAuth::Anonymous,
-        }
-    }
-
-    /// Runs the token flow for `op` once (until [`Client::forget`]): `Client::auth` caches the token for
-    /// oci-client's own requests; the returned header is what this module's requests send.
+    /// Runs the token flow for `op` once (until [`Client::forget`]); the returned header is what
+    /// requests to the registry's origin send: a Bearer token when the registry has a token service,
+    /// else Basic credentials when there are some, else nothing.
     fn authorize(&self, op: Op) -> Result<Option<String>, Failure> {
         if let Some(granted) = self
             .auth
@@ -899,41 +904,13 @@ impl Client {
             return Ok(granted.clone());
         }
         let credentials = self.credentials()?;
-        let reference = self.oci_ref(None);
-        let header = if let Some(Credentials::IdentityToken(refresh)) = &credentials {
-            match self
-                .runtime
-                .block_on(self.exchange_identity_token(refresh, op))?
-            {
-                Some(access) => {
-                    self.runtime
-                        .block_on(self.oci.auth(
-                            &reference,
-                            &RegistryAuth::Bearer(access.clone()),
-                            op.into(),
-                        ))
-                        .map_err(|e| auth_failure(&e))?;
-                    Some(format!("Bearer {access}"))
-                }
-                None => None,
-            }
-        } else {
-            let auth = match &credentials {
-                Some(Credentials::Basic { username, password }) => {
-                    RegistryAuth::Basic(username.clone(), password.clone())
-                }
-                _ => RegistryAuth::Anonymous,
-            };
-            match self
-                .runtime
-                .block_on(self.oci.auth(&reference, &auth, op.into()))
-            {
-                Ok(Some(token)) => Some(format!("Bearer {token}")),
-                // No token service: Basic credentials if the registry wants them (oci-client sends them
-                // too), or nothing.
-                Ok(None) => credentials.as_ref().and_then(Credentials::basic_header),
-                Err(e) => return Err(auth_failure(&e)),
-            }
+        let scopes = [op.scope(&self.repository)];
+        let header = match self
+            .runtime
+            .block_on(self.fetch_token(credentials.as_ref(), &scopes))?
+        {
+            Some(token) => Some(format!("Bearer {token}")),
+            None => credentials.as_ref().and_then(Credentials::basic_header),
         };
         self.auth
             .lock()
@@ -948,7 +925,7 @@ impl Client {
     fn mount_authorization(&self, from: &str) -> Result<Option<String>, Failure> {
         let credentials = self.credentials()?;
         let scopes = [
-            format!("repository:{}:pull,push", self.repository),
+            Op::Push.scope(&self.repository),
             format!("repository:{from}:pull"),
         ];
         match self
@@ -981,24 +958,6 @@ impl Client {
             .unwrap_or_else(PoisonError::into_inner)
             .granted
             .remove(&op);
-    }
-
-    /// The `refresh_token` grant oci-client 0.18 lacks: trades the identity token for an access token
-    /// scoped to `op`. `None` when the registry asks for nothing.
-    async fn exchange_identity_token(
-        &self,
-        refresh: &str,
-        op: Op,
-    ) -> Result<Option<String>, Failure> {
-        let scope = match op {
-            Op::Pull => format!("repository:{}:pull", self.repository),
-            Op::Push => format!("repository:{}:pull,push", self.repository),
-        };
-        self.fetch_token(
-            Some(&Credentials::IdentityToken(refresh.to_owned())),
-            &[scope],
-        )
-        .await
     }
 
     /// The token request: the `refresh_token` grant (`POST`) for an identity token, else a `GET` with
@@ -1041,10 +1000,31 @@ impl Client {
         request
     }
 
-    /// A Bearer token for `scopes` from the token service the registry's challenge names (what
-    /// oci-client's own flow cannot ask for: several scopes at once, or the `refresh_token` grant):
-    /// `POST` with the identity token, else `GET` with basic credentials or none. `None` when the
-    /// registry asks for no Bearer token.
+    /// The token realm a challenge names, as a URL fit to receive credentials when `with_credentials`:
+    /// Docker sends them to the realm the registry names, wherever it is; never in the clear when the
+    /// registry itself is reached over HTTPS.
+    fn token_realm(&self, realm: &str, with_credentials: bool) -> Result<Url, Failure> {
+        let url = Url::parse(realm)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .ok_or_else(|| {
+                Failure::plain(format!(
+                    "the registry names {realm:?} as its token service, which is not an HTTP(S) URL"
+                ))
+            })?;
+        if with_credentials && self.origin.scheme() == "https" && url.scheme() != "https" {
+            return Err(Failure::plain(format!(
+                "the registry names a token service over plain HTTP ({}); credentials are not sent \
+                 in the clear",
+                display_url(&url)
+            )));
+        }
+        Ok(url)
+    }
+
+    /// A Bearer token for `scopes` from the token service the registry's challenge names: `POST` with
+    /// the identity token (the `refresh_token` grant), else `GET` with basic credentials or none. `None`
+    /// when the registry asks for no Bearer token. Every answer is read within the deadline and a limit.
     async fn fetch_token(
         &self,
         credentials: Option<&Credentials>,
@@ -1057,11 +1037,11 @@ impl Client {
             #[serde(default)]
             access_token: Option<String>,
         }
-        let probe = self
-            .http
-            .get(format!("{}/v2/", self.base))
-            .send()
+        let probe_url = format!("{}/v2/", self.base);
+        let deadline = Instant::now() + self.options.deadline;
+        let probe = timeout_at(deadline, self.http.get(&probe_url).send())
             .await
+            .map_err(|_| self.deadline_failure(&format!("GET {probe_url}")))?
             .map_err(|e| transport_failure(&e))?;
         if probe.status() != StatusCode::UNAUTHORIZED {
             return Ok(None);
@@ -1073,6 +1053,7 @@ impl Client {
             .filter_map(|v| v.to_str().ok())
             .filter_map(auth::parse_challenge)
             .find(|c| c.scheme == "bearer");
+        drop(probe);
         let identity = match credentials {
             Some(Credentials::IdentityToken(refresh)) => Some(refresh.as_str()),
             _ => None,
@@ -1091,31 +1072,44 @@ impl Client {
                     .to_owned(),
             ));
         };
+        let realm_url = self.token_realm(realm, credentials.is_some())?;
         let service = challenge
             .as_ref()
             .and_then(|c| c.params.get("service"))
             .cloned()
             .unwrap_or_default();
         let request = self.token_request(realm, &service, credentials, scopes);
-        let resp = request.send().await.map_err(|e| {
-            let mut f = transport_failure(&e);
-            f.message = format!("fetching a token from {realm}: {}", f.message);
-            f
-        })?;
-        let status = resp.status().as_u16();
-        let body = resp.bytes().await.unwrap_or_default();
+        let method = if identity.is_some() { "POST" } else { "GET" };
+        let mut answer = Answer {
+            response: timeout_at(deadline, request.send())
+                .await
+                .map_err(|_| {
+                    self.deadline_failure(&format!("{method} {}", display_url(&realm_url)))
+                })?
+                .map_err(|e| {
+                    let mut f = transport_failure(&e);
+                    f.message = format!("fetching a token from {realm}: {}", f.message);
+                    f
+                })?,
+            deadline,
+            request: format!("{method} {}", display_url(&realm_url)),
+        };
+        let status = answer.status();
         if status != 200 {
-            let body = &body[..body.len().min(ERROR_BODY_LIMIT)];
+            let body = body::read_prefix(&mut answer, ERROR_BODY_LIMIT).await;
             return Err(Failure::status(
                 status,
                 format!(
                     "the token service at {realm} said: {}",
-                    status_message(status, body)
+                    status_message(status, &body)
                 ),
             ));
         }
-        let answer: Option<TokenAnswer> = serde_json::from_slice(&body).ok();
-        answer
+        let body = body::read_limited(&mut answer, TOKEN_LIMIT)
+            .await
+            .map_err(|fault| self.body_failure(&answer, fault))?;
+        let parsed: Option<TokenAnswer> = serde_json::from_slice(&body).ok();
+        parsed
             .and_then(|a| a.token.or(a.access_token))
             .filter(|t| !t.is_empty())
             .map(Some)
@@ -1135,61 +1129,30 @@ impl Client {
         std::thread::sleep(retry_after.map_or(exp, |r| r.min(MAX_BACKOFF)));
     }
 
-    /// Runs an oci-client call: authorises first, re-authorises once on `401`, and repeats idempotent
-    /// calls on transient failures with backoff.
-    fn call<T, F, Fut>(&self, op: Op, idempotent: bool, call: F) -> Result<T, Fail>
-    where
-        F: Fn() -> Fut,
-        Fut: Future<Output = Result<T, OciDistributionError>> + Send,
-        T: Send,
-    {
-        let mut attempt = 0;
-        let mut reauthorized = false;
-        loop {
-            if let Err(failure) = self.authorize_retrying(op) {
-                return Err(Fail::Auth(failure));
-            }
-            let error = match self.runtime.block_on(call()) {
-                Ok(value) => return Ok(value),
-                Err(e) => e,
-            };
-            let failure = classify(&error);
-            if failure.status == Some(401) && !reauthorized {
-                reauthorized = true;
-                self.forget(op);
-            } else if failure.transient && idempotent && attempt < self.options.retries {
-                self.backoff(attempt, None);
-                attempt += 1;
-            } else {
-                return Err(Fail::Oci(error));
-            }
-        }
-    }
-
     /// Sends one of this module's own requests: re-authorises once on `401`, retries idempotent
     /// requests on transient failures. Other statuses are returned for the caller to judge.
-    fn send(&self, call: &Call<'_>) -> Result<Response, Failure> {
+    fn send(&self, call: &Call<'_>) -> Result<Answer, Failure> {
         let mut attempt = 0;
         let mut reauthorized = false;
         loop {
             let authorization = self.authorize_retrying(call.op)?;
             match self.send_once(call, authorization.as_deref()) {
-                Ok(resp) if resp.status() == StatusCode::UNAUTHORIZED && !reauthorized => {
+                Ok(answer) if answer.status() == 401 && !reauthorized => {
                     reauthorized = true;
                     self.forget(call.op);
                 }
-                Ok(resp)
-                    if retryable_status(resp.status().as_u16())
+                Ok(answer)
+                    if retryable_status(answer.status())
                         && call.idempotent
                         && attempt < self.options.retries =>
                 {
-                    let retry_after = header(resp.headers(), "retry-after")
+                    let retry_after = header(answer.headers(), "retry-after")
                         .and_then(|v| v.trim().parse::<u64>().ok())
                         .map(Duration::from_secs);
                     self.backoff(attempt, retry_after);
                     attempt += 1;
                 }
-                Ok(resp) => return Ok(resp),
+                Ok(answer) => return Ok(answer),
                 Err(failure) => {
                     if failure.transient && call.idempotent && attempt < self.options.retries {
                         self.backoff(attempt, None);
@@ -1202,12 +1165,20 @@ impl Client {
         }
     }
 
-    fn send_once(&self, call: &Call<'_>, authorization: Option<&str>) -> Result<Response, Failure> {
-        let mut request = self.http.request(call.method.clone(), &call.url);
+    /// Sends `call` once, with `authorization` only when it goes to the registry's own origin (an upload
+    /// `Location` may point at a storage service elsewhere). The answer's body must arrive before the
+    /// deadline set here.
+    fn send_once(&self, call: &Call<'_>, authorization: Option<&str>) -> Result<Answer, Failure> {
+        let url = Url::parse(&call.url)
+            .map_err(|e| Failure::plain(format!("{:?} is not a URL: {e}", call.url)))?;
+        let what = format!("{} {}", call.method, display_url(&url));
+        let mut request = self.http.request(call.method.clone(), url.clone());
         for (name, value) in &call.headers {
             request = request.header(*name, value);
         }
-        if let Some(a) = authorization {
+        if let Some(a) = authorization
+            && same_origin(&url, &self.origin)
+        {
             request = request.header("authorization", a);
         }
         request = match call.payload {
@@ -1229,11 +1200,57 @@ impl Client {
                     .body(reqwest::Body::wrap_stream(file_stream(reader.take(len))))
             }
         };
+        let deadline = Instant::now() + self.options.deadline;
         // `send` starts its timers when called, which needs the runtime: call it inside the future.
-        self.runtime
-            .block_on(async move { request.send().await })
-            .map_err(|e| transport_failure(&e))
+        let response = self
+            .runtime
+            .block_on(async move { timeout_at(deadline, request.send()).await })
+            .map_err(|_| self.deadline_failure(&what))?
+            .map_err(|e| transport_failure(&e))?;
+        Ok(Answer {
+            response,
+            deadline,
+            request: what,
+        })
     }
+}
+
+/// What [`Client::fetch`] read.
+struct Fetched {
+    status: u16,
+    headers: HeaderMap,
+    /// The whole body of a `2xx` answer; the first bytes of any other.
+    body: Vec<u8>,
+}
+
+/// Whether two URLs share an origin: scheme, host and port (the default port of the scheme when none is
+/// written).
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// A URL without its query (an upload location's may carry a signature) or credentials, for messages.
+fn display_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    shown.set_fragment(None);
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.to_string()
+}
+
+/// The `Location` of an answer, resolved against the URL that gave it (after redirects).
+fn upload_location(answer: &Answer) -> Result<String, Failure> {
+    header(answer.headers(), "location")
+        .and_then(|l| answer.response.url().join(&l).ok())
+        .map(String::from)
+        .ok_or_else(|| Failure {
+            status: Some(answer.status()),
+            message: "the registry answered without a usable Location for the upload".to_owned(),
+            transient: false,
+        })
 }
 
 /// A spool file range as a body stream, read in blocks as the connection takes them.
@@ -1258,92 +1275,6 @@ fn file_stream(reader: io::Take<File>) -> BoxStream<'static, io::Result<Vec<u8>>
         Some((Ok(block), Some(reader)))
     })
     .boxed()
-}
-
-/// The status an oci-client error carries: the HTTP status where it kept one, else the one the
-/// distribution spec gives the registry's error code.
-fn status_of(e: &OciDistributionError) -> Option<u16> {
-    match e {
-        OciDistributionError::RequestError(e) => e.status().map(|s| s.as_u16()),
-        OciDistributionError::ServerError { code, .. } => Some(*code),
-        OciDistributionError::UnauthorizedError { .. } => Some(401),
-        OciDistributionError::RegistryError { envelope, .. } => {
-            envelope.errors.iter().find_map(|e| match e.code {
-                OciErrorCode::BlobUnknown
-                | OciErrorCode::ManifestUnknown
-                | OciErrorCode::NameUnknown
-                | OciErrorCode::NotFound
-                | OciErrorCode::BlobUploadUnknown => Some(404),
-                OciErrorCode::Unauthorized => Some(401),
-                OciErrorCode::Denied => Some(403),
-                OciErrorCode::Toomanyrequests => Some(429),
-                _ => None,
-            })
-        }
-        _ => None,
-    }
-}
-
-/// An oci-client error as a [`Failure`]: status, message without URLs' noise, and whether to retry.
-fn classify(e: &OciDistributionError) -> Failure {
-    let status = status_of(e);
-    match e {
-        OciDistributionError::RequestError(inner) => match status {
-            Some(s) => Failure::status(s, status_message(s, b"")),
-            None => transport_failure(inner),
-        },
-        OciDistributionError::IoError(inner) => Failure {
-            status: None,
-            message: inner.to_string(),
-            transient: true,
-        },
-        OciDistributionError::ServerError { code, message, .. } => {
-            Failure::status(*code, status_message(*code, message.as_bytes()))
-        }
-        OciDistributionError::RegistryError { envelope, .. } => {
-            let text = serde_json::to_vec(envelope)
-                .ok()
-                .and_then(|body| registry_error_text(&body))
-                .unwrap_or_else(|| "the registry refused the request".to_owned());
-            Failure {
-                status,
-                message: text,
-                transient: status.is_some_and(retryable_status),
-            }
-        }
-        OciDistributionError::UnauthorizedError { .. } => {
-            Failure::status(401, "unauthorized".into())
-        }
-        other => Failure::plain(other.to_string()),
-    }
-}
-
-/// A failed `Client::auth`: the token service's refusal, or the transport's trouble.
-fn auth_failure(e: &OciDistributionError) -> Failure {
-    match e {
-        // oci-client keeps the token service's answer but not its status; the registry's own answer
-        // that started the flow was a 401 challenge.
-        OciDistributionError::AuthenticationFailure(reason) => {
-            let said = registry_error_text(reason.as_bytes())
-                .or_else(|| reason.lines().next().map(str::trim).map(str::to_owned))
-                .filter(|s| !s.is_empty());
-            Failure::status(
-                401,
-                match said {
-                    Some(said) => format!("the token service refused to issue a token: {said}"),
-                    None => "the token service refused to issue a token".to_owned(),
-                },
-            )
-        }
-        OciDistributionError::RegistryTokenDecodeError(_) => {
-            Failure::plain("the token service answered something that is not a token".to_owned())
-        }
-        other => {
-            let mut f = classify(other);
-            f.message = format!("authenticating: {}", f.message);
-            f
-        }
-    }
 }
 
 /// A reqwest error with its causes (its own text names only the URL).
@@ -1521,11 +1452,14 @@ impl Spool {
 }
 
 /// Reads `data` fully (into memory up to `limit`, else into a temporary file), checking digest and size.
+/// With a declared `size`, no more than one byte past it is read: a longer stream fails there.
 fn spool(digest: &Digest, size: Option<u64>, data: &mut dyn Read, limit: u64) -> Result<Spool> {
     let read_err = |e| Error::io("reading content for", digest.as_str(), e);
+    let mut data = data.take(size.map_or(u64::MAX, |s| s.saturating_add(1)));
     let mut digester = Digester::new(digest.algorithm());
     let mut head = Vec::new();
-    data.take(limit.saturating_add(1))
+    (&mut data)
+        .take(limit.saturating_add(1))
         .read_to_end(&mut head)
         .map_err(read_err)?;
     digester.update(&head);
@@ -1553,6 +1487,16 @@ fn spool(digest: &Digest, size: Option<u64>, data: &mut dyn Read, limit: u64) ->
         Spool::File { file, len }
     };
     let len = digester.len();
+    // Past the declared size the digest cannot match either; the size is the plainer fault.
+    if let Some(size) = size
+        && len > size
+    {
+        return Err(Error::SizeMismatch {
+            digest: digest.clone(),
+            expected: size,
+            actual: len,
+        });
+    }
     super::check_content(digest, size, digester.finish(), len)?;
     Ok(spooled)
 }
@@ -1590,81 +1534,38 @@ impl<R: Read> Read for VerifyingReader<R> {
     }
 }
 
-/// oci-client's blob stream as a synchronous reader, blocking on the store's runtime for each block.
-struct StreamReader {
-    client: Arc<Client>,
-    stream: BoxStream<'static, io::Result<bytes::Bytes>>,
-    pending: bytes::Bytes,
-}
-
-impl Read for StreamReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.pending.is_empty() {
-            match self.client.runtime.block_on(self.stream.next()) {
-                None => return Ok(0),
-                Some(block) => self.pending = block?,
-            }
-        }
-        let n = buf.len().min(self.pending.len());
-        buf[..n].copy_from_slice(&self.pending.split_to(n));
-        Ok(n)
-    }
-}
-
 impl BlobStore for RegistryStore {
     type Error = Error;
 
     fn blob_size(&self, digest: &Digest) -> Result<Option<u64>> {
-        // `blob_exists` drops Content-Length, which is the answer here: this HEAD is ours.
         let c = &self.client;
         let call = Call::new(Method::HEAD, c.url(&format!("blobs/{digest}")), Op::Pull);
-        let resp = c
+        let mut answer = c
             .send(&call)
             .map_err(|f| c.error("checking blob", digest.as_str(), f))?;
-        match resp.status().as_u16() {
+        match answer.status() {
             200 => Ok(Some(
-                header(resp.headers(), "content-length")
+                header(answer.headers(), "content-length")
                     .and_then(|v| v.trim().parse().ok())
                     .unwrap_or(0),
             )),
             404 => Ok(None),
-            status => {
-                let failure = c.status_failure(status, resp);
+            _ => {
+                let failure = c.status_failure(&mut answer);
                 Err(c.error("checking blob", digest.as_str(), failure))
             }
         }
     }
 
+    /// The blob's bytes, within the `Content-Length` the registry announces (the trait gives no size:
+    /// [`RegistryStore::open_blob_sized`] bounds the read by the descriptor's).
     fn open_blob(&self, digest: &Digest) -> Result<Option<BlobReader<'_>>> {
-        let c = &self.client;
-        let reference = c.oci_ref(None);
-        let digest_text = digest.to_string();
-        let sized = match c.call(Op::Pull, true, || {
-            c.oci.pull_blob_stream(&reference, digest_text.as_str())
-        }) {
-            Ok(sized) => sized,
-            Err(Fail::Oci(e)) if status_of(&e) == Some(404) => return Ok(None),
-            Err(f) => return Err(c.fail("fetching blob", digest.as_str(), f)),
-        };
-        let reader = VerifyingReader {
-            inner: StreamReader {
-                client: Arc::clone(c),
-                stream: sized.stream,
-                pending: bytes::Bytes::new(),
-            },
-            digester: Some(Digester::new(digest.algorithm())),
-            expected: digest.clone(),
-            origin: self.to_string(),
-        };
-        Ok(Some(Box::new(reader)))
+        self.open_blob_within(digest, None)
     }
 
     fn put_blob(&self, digest: &Digest, size: Option<u64>, data: &mut dyn Read) -> Result<u64> {
-        if self.has_blob(digest)? {
-            return match size {
-                Some(s) => Ok(s),
-                None => Ok(self.blob_size(digest)?.unwrap_or(0)),
-            };
+        if let Some(held) = self.blob_size(digest)? {
+            return Ok(size.unwrap_or(held));
         }
         for from in &self.client.options.mount_from {
             if from != &self.client.repository && self.mount_blob(digest, from)? {
@@ -1683,32 +1584,43 @@ impl BlobStore for RegistryStore {
 impl ManifestStore for RegistryStore {
     type Error = Error;
 
+    /// The manifest, read within [`MANIFEST_LIMIT`]; checked against the digest asked for, or against
+    /// the `Docker-Content-Digest` the registry gives for a tag.
     fn get_manifest(&self, target: &ManifestRef) -> Result<Option<RawManifest>> {
         let c = &self.client;
         let name = reference_name(target);
-        let reference = c.oci_ref(Some(target));
-        let auth = c.registry_auth();
-        // oci-client checks the bytes against the digest asked for, or against Docker-Content-Digest.
-        let (bytes, _) = match c.call(Op::Pull, true, || {
-            c.oci.pull_manifest_raw(&reference, &auth, &MANIFEST_ACCEPT)
-        }) {
-            Ok(found) => found,
-            Err(Fail::Oci(e)) if status_of(&e) == Some(404) => return Ok(None),
-            Err(f) => return Err(c.fail("fetching manifest", &name, f)),
+        let call = Call::new(Method::GET, c.url(&format!("manifests/{name}")), Op::Pull)
+            .header("accept", MANIFEST_ACCEPT.join(", "));
+        let fetched = c
+            .fetch(&call, MANIFEST_LIMIT)
+            .map_err(|f| c.error("fetching manifest", &name, f))?;
+        match fetched.status {
+            200 => {}
+            404 => return Ok(None),
+            status => {
+                let failure = Failure::status(status, status_message(status, &fetched.body));
+                return Err(c.error("fetching manifest", &name, failure));
+            }
+        }
+        let said =
+            header(&fetched.headers, "docker-content-digest").and_then(|d| Digest::parse(&d).ok());
+        let expected = match target {
+            ManifestRef::Digest(d) => Some(d.clone()),
+            ManifestRef::Tag(_) => said,
         };
-        if let ManifestRef::Digest(expected) = target {
-            // Again with our own hasher: oci-client passes digests of algorithms it does not know.
-            let actual = Digest::of(expected.algorithm(), &bytes);
-            if actual != *expected {
+        if let Some(expected) = expected {
+            let actual = Digest::of(expected.algorithm(), &fetched.body);
+            if actual != expected {
                 return Err(Error::DigestMismatch {
-                    expected: expected.clone(),
+                    expected,
                     actual,
                     location: None,
                 });
             }
         }
-        let media_type = manifest_media_type(None, &bytes);
-        Ok(Some(RawManifest::new(&media_type, bytes.to_vec())))
+        let content_type = header(&fetched.headers, "content-type");
+        let media_type = manifest_media_type(content_type.as_deref(), &fetched.body);
+        Ok(Some(RawManifest::new(&media_type, fetched.body)))
     }
 
     fn put_manifest(&self, manifest: &RawManifest, tag: Option<&Tag>) -> Result<()> {
@@ -1727,36 +1639,57 @@ impl ManifestStore for RegistryStore {
             Ok(Manifest::Index(i)) => i.subject,
             Err(_) => None,
         };
-        let Some(subject) = subject else {
-            return self.push_manifest(manifest, tag);
-        };
         let headers = self.put_manifest_bytes(manifest, tag)?;
-        if headers.get("oci-subject").is_none() {
+        if let Some(subject) = subject
+            && headers.get("oci-subject").is_none()
+        {
             self.update_fallback_index(&subject.digest, manifest)?;
         }
         Ok(())
     }
 
     fn tags(&self) -> Result<Vec<Tag>> {
+        #[derive(Deserialize)]
+        struct TagList {
+            #[serde(default)]
+            tags: Option<Vec<String>>,
+        }
         let c = &self.client;
-        let reference = c.oci_ref(None);
-        let auth = c.registry_auth();
         let mut tags: Vec<Tag> = Vec::new();
         let mut last: Option<String> = None;
-        // Paged with `last` (oci-client does not expose `Link`); a page that adds nothing ends it, and
-        // the bound keeps a registry that ignores `last` from holding us here.
+        // Paged with `last`; a page that adds nothing ends it, and the bound keeps a registry that
+        // ignores `last` from holding us here.
         for _ in 0..10_000 {
-            let page = match c.call(Op::Pull, true, || {
-                c.oci
-                    .list_tags(&reference, &auth, Some(TAG_PAGE), last.as_deref())
-            }) {
-                Ok(page) => page,
-                Err(Fail::Oci(e)) if status_of(&e) == Some(404) => break,
-                Err(f) => return Err(c.fail("listing tags", "", f)),
-            };
+            let mut path = format!("tags/list?n={TAG_PAGE}");
+            if let Some(last) = &last {
+                path = format!("{path}&last={}", encode_query(last));
+            }
+            let fetched = c
+                .fetch(
+                    &Call::new(Method::GET, c.url(&path), Op::Pull),
+                    MANIFEST_LIMIT,
+                )
+                .map_err(|f| c.error("listing tags", "", f))?;
+            match fetched.status {
+                200 => {}
+                404 => break,
+                status => {
+                    let failure = Failure::status(status, status_message(status, &fetched.body));
+                    return Err(c.error("listing tags", "", failure));
+                }
+            }
+            let page: TagList = serde_json::from_slice(&fetched.body).map_err(|e| {
+                let failure = Failure {
+                    status: Some(200),
+                    message: format!("the registry answered an undecodable tag list: {e}"),
+                    transient: false,
+                };
+                c.error("listing tags", "", failure)
+            })?;
+            let page = page.tags.unwrap_or_default();
             let before = tags.len();
-            let page_last = page.tags.last().cloned();
-            tags.extend(page.tags.iter().filter_map(|t| Tag::new(t).ok()));
+            let page_last = page.last().cloned();
+            tags.extend(page.iter().filter_map(|t| Tag::new(t).ok()));
             tags.sort();
             tags.dedup();
             if tags.len() == before || page_last.is_none() || page_last == last {
@@ -1771,18 +1704,31 @@ impl ManifestStore for RegistryStore {
 impl Referrers for RegistryStore {
     type Error = Error;
 
+    /// The referrers API, read within [`MANIFEST_LIMIT`]; on `404` (no referrers API), the
+    /// `sha256-<hex>` fallback tag's index.
     fn referrers(&self, subject: &Digest, artifact_type: Option<&str>) -> Result<Vec<Descriptor>> {
         let c = &self.client;
-        let reference = c.oci_ref(Some(&ManifestRef::Digest(subject.clone())));
-        // oci-client falls back to the `sha256-<hex>` tag when the registry has no referrers API.
-        let index = c
-            .call(Op::Pull, true, || {
-                c.oci.pull_referrers(&reference, artifact_type)
-            })
-            .map_err(|f| c.fail("listing referrers of", subject.as_str(), f))?;
-        let listed = serde_json::to_vec(&index)
-            .map_err(|e| e.to_string())
-            .and_then(|bytes| decode_index(&bytes))
+        let mut path = format!("referrers/{subject}");
+        if let Some(t) = artifact_type {
+            path = format!("{path}?artifactType={}", encode_query(t));
+        }
+        let call =
+            Call::new(Method::GET, c.url(&path), Op::Pull).header("accept", media_type::OCI_INDEX);
+        let fetched = c
+            .fetch(&call, MANIFEST_LIMIT)
+            .map_err(|f| c.error("listing referrers of", subject.as_str(), f))?;
+        let listing = match fetched.status {
+            200 => fetched.body,
+            404 => match self.get_manifest(&ManifestRef::Tag(fallback_tag(subject)?))? {
+                Some(index) => index.bytes().to_vec(),
+                None => return Ok(Vec::new()),
+            },
+            status => {
+                let failure = Failure::status(status, status_message(status, &fetched.body));
+                return Err(c.error("listing referrers of", subject.as_str(), failure));
+            }
+        };
+        let listed = decode_index(&listing)
             .map_err(|reason| {
                 c.error(
                     "listing referrers of",
@@ -1804,393 +1750,4 @@ impl Referrers for RegistryStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_values_are_encoded() {
-        assert_eq!(encode_query("a/b:c d"), "a%2Fb%3Ac%20d");
-        let d = Digest::sha256(b"x");
-        assert!(with_digest("http://h/u?_state=1", &d).contains("&digest=sha256%3A"));
-        assert!(with_digest("http://h/u", &d).contains("?digest=sha256%3A"));
-    }
-
-    #[test]
-    fn registry_errors_read_well() {
-        let body = br#"{"errors":[{"code":"MANIFEST_BLOB_UNKNOWN","message":"blob unknown to registry","detail":"x"}]}"#;
-        assert_eq!(
-            registry_error_text(body).unwrap(),
-            "MANIFEST_BLOB_UNKNOWN: blob unknown to registry"
-        );
-        assert_eq!(registry_error_text(b"404 page not found"), None);
-    }
-
-    #[test]
-    fn media_type_from_header_or_document() {
-        assert_eq!(
-            manifest_media_type(Some("application/vnd.oci.image.index.v1+json"), b"{}"),
-            media_type::OCI_INDEX
-        );
-        assert_eq!(
-            manifest_media_type(
-                Some("application/json; charset=utf-8"),
-                br#"{"manifests":[]}"#
-            ),
-            media_type::OCI_INDEX
-        );
-        assert_eq!(
-            manifest_media_type(
-                None,
-                br#"{"mediaType":"application/vnd.docker.distribution.manifest.v2+json"}"#
-            ),
-            media_type::DOCKER_MANIFEST
-        );
-    }
-
-    #[test]
-    fn spool_checks_digest_and_size_in_memory_and_on_disk() {
-        let data = vec![7u8; 3000];
-        let d = Digest::sha256(&data);
-        let small = spool(&d, Some(3000), &mut &data[..], 10_000).unwrap();
-        assert!(matches!(small, Spool::Memory(_)));
-        let big = spool(&d, None, &mut &data[..], 100).unwrap();
-        assert!(matches!(big, Spool::File { len: 3000, .. }));
-        let err = spool(&d, Some(2999), &mut &data[..], 100).unwrap_err();
-        assert!(matches!(err, Error::SizeMismatch { .. }), "{err}");
-        let err = spool(&Digest::sha256(b"other"), None, &mut &data[..], 100).unwrap_err();
-        assert!(matches!(err, Error::DigestMismatch { .. }), "{err}");
-    }
-
-    /// A tiny HTTP/1.1 server on loopback: `answer(request head)` gives status, extra headers and body.
-    /// Returns its address and the request heads it saw.
-    fn fake_registry(
-        answer: impl Fn(&str) -> (u16, Vec<(String, String)>, Vec<u8>) + Send + Sync + 'static,
-    ) -> (String, Arc<Mutex<Vec<String>>>) {
-        use std::fmt::Write as _;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let log = Arc::clone(&seen);
-        let answer = Arc::new(answer);
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                let Ok(mut conn) = conn else { continue };
-                let (log, answer) = (Arc::clone(&log), Arc::clone(&answer));
-                std::thread::spawn(move || {
-                    loop {
-                        let mut head = Vec::new();
-                        let mut byte = [0u8; 1];
-                        while !head.ends_with(b"\r\n\r\n") {
-                            match conn.read(&mut byte) {
-                                Ok(1) => head.push(byte[0]),
-                                _ => return,
-                            }
-                        }
-                        let mut head = String::from_utf8_lossy(&head).into_owned();
-                        // A request body (a token grant) is read too, and shown after the head.
-                        let length = head
-                            .lines()
-                            .filter_map(|l| l.split_once(':'))
-                            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-                            .and_then(|(_, v)| v.trim().parse::<usize>().ok())
-                            .unwrap_or(0);
-                        let mut body = vec![0u8; length];
-                        if conn.read_exact(&mut body).is_err() {
-                            return;
-                        }
-                        head.push_str(&String::from_utf8_lossy(&body));
-                        log.lock().unwrap().push(head.clone());
-                        let (status, headers, body) = answer(&head);
-                        let mut out =
-                            format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\n", body.len());
-                        for (k, v) in headers {
-                            let _ = write!(out, "{k}: {v}\r\n");
-                        }
-                        out.push_str("\r\n");
-                        let mut bytes = out.into_bytes();
-                        bytes.extend_from_slice(&body);
-                        if conn.write_all(&bytes).is_err() {
-                            return;
-                        }
-                    }
-                });
-            }
-        });
-        (addr, seen)
-    }
-
-    /// The fake registry's answer to a request without the token: a Bearer challenge naming its realm.
-    fn bearer_challenge(realm: &Mutex<String>) -> (u16, Vec<(String, String)>, Vec<u8>) {
-        let realm = realm.lock().unwrap().clone();
-        let challenge = format!(r#"Bearer realm="http://{realm}/token",service="fake""#);
-        (
-            401,
-            vec![("www-authenticate".into(), challenge)],
-            Vec::new(),
-        )
-    }
-
-    fn store_for(addr: &str, credentials: CredentialSource) -> RegistryStore {
-        let reference = RegistryReference {
-            registry: addr.to_owned(),
-            repository: "team/app".to_owned(),
-            tag: None,
-            digest: None,
-        };
-        RegistryStore::new(
-            &reference,
-            RegistryOptions::default()
-                .credentials(credentials)
-                .retries(0),
-        )
-        .unwrap()
-    }
-
-    #[test]
-    // One scenario, read top to bottom: the fake registry's rules, then what the client does with them.
-    #[allow(clippy::too_many_lines)]
-    fn bearer_tokens_and_the_referrers_api() {
-        let subject = Digest::sha256(b"subject");
-        let listing = format!(
-            r#"{{"schemaVersion":2,"mediaType":"{}","manifests":[
-            {{"mediaType":"{m}","digest":"{a}","size":10,"artifactType":"application/spdx+json"}},
-            {{"mediaType":"{m}","digest":"{b}","size":11,"artifactType":"application/vnd.example.sig"}}]}}"#,
-            media_type::OCI_INDEX,
-            m = media_type::OCI_MANIFEST,
-            a = Digest::sha256(b"a"),
-            b = Digest::sha256(b"b"),
-        );
-        let addr_cell: Arc<Mutex<String>> = Arc::default();
-        let realm_addr = Arc::clone(&addr_cell);
-        let (addr, seen) = fake_registry(move |head| {
-            let first = head.lines().next().unwrap_or("");
-            let lower = head.to_ascii_lowercase();
-            if first.starts_with("GET /token?") {
-                // Basic alice:pw is required for a token.
-                if lower.contains("authorization: basic ywxpy2u6chc=") {
-                    return (
-                        200,
-                        vec![],
-                        br#"{"access_token":"tok-123-secret"}"#.to_vec(),
-                    );
-                }
-                return (401, vec![], Vec::new());
-            }
-            if !lower.contains("authorization: bearer tok-123-secret") {
-                return bearer_challenge(&realm_addr);
-            }
-            if first.starts_with("GET /v2/team/app/referrers/") {
-                return (
-                    200,
-                    vec![("content-type".into(), media_type::OCI_INDEX.into())],
-                    listing.clone().into_bytes(),
-                );
-            }
-            if first.starts_with("GET /v2/team/app/manifests/lying") {
-                let said = Digest::sha256(b"something else").to_string();
-                return (
-                    200,
-                    vec![
-                        ("content-type".into(), media_type::OCI_INDEX.into()),
-                        ("docker-content-digest".into(), said),
-                    ],
-                    listing.clone().into_bytes(),
-                );
-            }
-            (404, vec![], Vec::new())
-        });
-        *addr_cell.lock().unwrap() = addr.clone();
-
-        let store = store_for(
-            &addr,
-            CredentialSource::Explicit(Credentials::basic("alice", "pw")),
-        );
-        let sigs = store
-            .referrers(&subject, Some("application/vnd.example.sig"))
-            .unwrap();
-        assert_eq!(
-            sigs.len(),
-            1,
-            "the client filters when the registry did not"
-        );
-        assert_eq!(sigs[0].digest, Digest::sha256(b"b"));
-        assert_eq!(store.referrers(&subject, None).unwrap().len(), 2);
-        let heads = seen.lock().unwrap().clone();
-        let token_requests: Vec<_> = heads
-            .iter()
-            .filter(|h| h.starts_with("GET /token?"))
-            .collect();
-        assert_eq!(token_requests.len(), 1, "the token is cached: {heads:?}");
-        assert!(
-            token_requests[0].contains("service=fake"),
-            "{}",
-            token_requests[0]
-        );
-        assert!(
-            token_requests[0].contains("scope=repository%3Ateam%2Fapp%3Apull")
-                || token_requests[0].contains("scope=repository:team/app:pull"),
-            "{}",
-            token_requests[0]
-        );
-        assert!(
-            heads
-                .iter()
-                .any(|h| h.starts_with("GET /v2/team/app/referrers/sha256:")
-                    && h.contains("artifactType=application%2Fvnd.example.sig")),
-            "{heads:?}"
-        );
-        // A tag whose bytes do not match Docker-Content-Digest is refused.
-        let err = store
-            .get_manifest(&ManifestRef::Tag(Tag::new("lying").unwrap()))
-            .unwrap_err();
-        assert!(matches!(err, Error::DigestMismatch { .. }), "{err}");
-        let debug = format!("{store:?}");
-        assert!(
-            !debug.contains("tok-123") && !debug.contains("pw\""),
-            "{debug}"
-        );
-
-        // Anonymous: the token service refuses, and the error says where and why, without secrets.
-        let anonymous = store_for(&addr, CredentialSource::Anonymous);
-        let err = anonymous.referrers(&subject, None).unwrap_err().to_string();
-        assert!(
-            err.contains("team/app: listing referrers of sha256:"),
-            "{err}"
-        );
-        assert!(
-            err.contains("token service") && err.contains("HTTP 401"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn identity_tokens_are_traded_for_access_tokens_and_tags_are_paged() {
-        let addr_cell: Arc<Mutex<String>> = Arc::default();
-        let realm_addr = Arc::clone(&addr_cell);
-        let (addr, seen) = fake_registry(move |head| {
-            let first = head.lines().next().unwrap_or("");
-            if first.starts_with("POST /token ") {
-                if head.contains("grant_type=refresh_token")
-                    && head.contains("refresh_token=refresh-secret")
-                {
-                    return (200, vec![], br#"{"access_token":"acc-1"}"#.to_vec());
-                }
-                return (401, vec![], Vec::new());
-            }
-            if !head
-                .to_ascii_lowercase()
-                .contains("authorization: bearer acc-1")
-            {
-                return bearer_challenge(&realm_addr);
-            }
-            if first.starts_with("GET /v2/team/app/tags/list") {
-                let tags = if first.contains("last=b") {
-                    "[]"
-                } else {
-                    r#"["a","b"]"#
-                };
-                let body = format!(r#"{{"name":"team/app","tags":{tags}}}"#);
-                return (200, vec![], body.into_bytes());
-            }
-            (404, vec![], Vec::new())
-        });
-        *addr_cell.lock().unwrap() = addr.clone();
-        let store = store_for(
-            &addr,
-            CredentialSource::Explicit(Credentials::IdentityToken("refresh-secret".into())),
-        );
-        let tags = store.tags().unwrap();
-        assert_eq!(tags.iter().map(Tag::as_str).collect::<Vec<_>>(), ["a", "b"]);
-        let heads = seen.lock().unwrap().clone();
-        let grants: Vec<_> = heads
-            .iter()
-            .filter(|h| h.starts_with("POST /token "))
-            .collect();
-        assert_eq!(grants.len(), 1, "{heads:?}");
-        assert!(
-            grants[0].contains("scope=repository%3Ateam%2Fapp%3Apull")
-                && grants[0].contains("service=fake"),
-            "{}",
-            grants[0]
-        );
-        assert!(
-            heads.iter().any(|h| h.contains("last=b")),
-            "the second page is asked for: {heads:?}"
-        );
-        assert!(!format!("{store:?}").contains("refresh-secret"));
-
-        // A refused grant names the token service and its status, not the token.
-        let refused = store_for(
-            &addr,
-            CredentialSource::Explicit(Credentials::IdentityToken("stale".into())),
-        );
-        let err = refused.tags().unwrap_err().to_string();
-        assert!(
-            err.contains("token service") && err.contains("HTTP 401") && !err.contains("stale"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn mounts_ask_for_a_token_covering_both_repositories() {
-        let digest = Digest::sha256(b"layer");
-        let addr_cell: Arc<Mutex<String>> = Arc::default();
-        let realm_addr = Arc::clone(&addr_cell);
-        let (addr, seen) = fake_registry(move |head| {
-            let first = head.lines().next().unwrap_or("");
-            let lower = head.to_ascii_lowercase();
-            if first.starts_with("GET /token?") {
-                // Only a token asked for both scopes allows the mount.
-                let both = first.contains("scope=repository%3Ateam%2Fapp%3Apull%2Cpush")
-                    && first.contains("scope=repository%3Ateam%2Fbase%3Apull");
-                let token = if both { "tok-both" } else { "tok-one" };
-                return (
-                    200,
-                    vec![],
-                    format!(r#"{{"token":"{token}"}}"#).into_bytes(),
-                );
-            }
-            if !lower.contains("authorization: bearer tok-") {
-                return bearer_challenge(&realm_addr);
-            }
-            if first.starts_with("POST /v2/team/app/blobs/uploads/?mount=") {
-                if lower.contains("authorization: bearer tok-both")
-                    && first.contains("from=team%2Fbase")
-                {
-                    return (
-                        201,
-                        vec![("location".into(), "/v2/team/app/blobs/x".into())],
-                        Vec::new(),
-                    );
-                }
-                let session = ("location".into(), "/v2/team/app/blobs/uploads/s1".into());
-                return (202, vec![session], Vec::new());
-            }
-            if first.starts_with("DELETE /v2/team/app/blobs/uploads/s1") {
-                return (204, vec![], Vec::new());
-            }
-            (404, vec![], Vec::new())
-        });
-        *addr_cell.lock().unwrap() = addr.clone();
-        let store = store_for(&addr, CredentialSource::Anonymous);
-        let mounted = store.mount_blob(&digest, "team/base").unwrap();
-        assert!(mounted, "{:#?}", seen.lock().unwrap());
-        // From a repository the fake registry does not hold: a 202, whose session is cancelled.
-        assert!(!store.mount_blob(&digest, "team/other").unwrap());
-        let seen = seen.lock().unwrap();
-        assert!(
-            seen.iter()
-                .any(|h| h.starts_with("DELETE /v2/team/app/blobs/uploads/s1")),
-            "{seen:#?}"
-        );
-    }
-
-    #[test]
-    fn fallback_tags_follow_the_schema() {
-        let d = Digest::sha256(b"x");
-        assert_eq!(
-            fallback_tag(&d).unwrap().as_str(),
-            format!("sha256-{}", d.encoded())
-        );
-    }
-}
+mod tests;
