@@ -182,7 +182,12 @@ fn merge_map(
     located(apply_retain_keys(&mut original, &mut patch), at)?;
     merge_set_element_order(&mut original, &mut patch, schema, at)?;
 
-    for (key, patch_value) in patch {
+    // Go visits the keys in random order; deletion lists go last here, so that an item both added and
+    // deleted by one patch is deleted (one of the two outcomes the apiserver can give).
+    let (deletions, others): (Vec<_>, Vec<_>) = patch
+        .into_iter()
+        .partition(|(key, _)| key.starts_with(DELETE_FROM_PRIMITIVE_LIST));
+    for (key, patch_value) in others.into_iter().chain(deletions) {
         let (key, delete_list) = if key.starts_with(DELETE_FROM_PRIMITIVE_LIST) {
             let stripped = located(
                 extract_key(
