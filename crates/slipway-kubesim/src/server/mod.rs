@@ -800,18 +800,7 @@ fn patch(
             )));
         }
     };
-    let mut patched = patched.map_err(|e| match e.http_code() {
-        422 => ApiError::invalid(
-            t,
-            name,
-            &[crate::status::Cause::invalid(
-                "",
-                &Value::Null,
-                &e.to_string(),
-            )],
-        ),
-        _ => ApiError::bad_request(e.to_string()),
-    })?;
+    let mut patched = patched.map_err(|e| patch_error(&e))?;
     // A patch applies to the version it read; drop a resourceVersion it did not set itself.
     let patch_sets_rv = patch_value.pointer("/metadata/resourceVersion").is_some()
         || (media == "application/json-patch+json" && body_mentions_rv(&patch_value));
@@ -829,6 +818,17 @@ fn patch(
         ctx,
     )?;
     Ok((written, false))
+}
+
+/// A patch failure as the apiserver answers it (status code from the failure's class, its text).
+fn patch_error(e: &crate::patch::Error) -> ApiError {
+    let message = e.to_string();
+    match e.http_status() {
+        413 => ApiError { code: 413, reason: "RequestEntityTooLarge", message, details: None },
+        422 => ApiError { code: 422, reason: "Invalid", message, details: None },
+        500 => ApiError::internal(message),
+        _ => ApiError::bad_request(message),
+    }
 }
 
 fn body_mentions_rv(patch: &Value) -> bool {
