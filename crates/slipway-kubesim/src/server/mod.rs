@@ -824,8 +824,18 @@ fn patch(
 fn patch_error(e: &crate::patch::Error) -> ApiError {
     let message = e.to_string();
     match e.http_status() {
-        413 => ApiError { code: 413, reason: "RequestEntityTooLarge", message, details: None },
-        422 => ApiError { code: 422, reason: "Invalid", message, details: None },
+        413 => ApiError {
+            code: 413,
+            reason: "RequestEntityTooLarge",
+            message,
+            details: None,
+        },
+        422 => ApiError {
+            code: 422,
+            reason: "Invalid",
+            message,
+            details: None,
+        },
         500 => ApiError::internal(message),
         _ => ApiError::bad_request(message),
     }

@@ -1,2 +1,3 @@
 //! Integration tests of slipway-kubesim.
+mod kubectl;
 mod patch;
