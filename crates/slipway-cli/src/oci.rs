@@ -234,13 +234,14 @@ fn parse_annotation(text: &str) -> Result<(AnnotationTarget, String, String), Er
     Ok((target, key.to_owned(), value.to_owned()))
 }
 
-/// Adds each source's blobs to `dest` and its platforms to `builder`.
-fn add_sources(
+/// Copies each source (with everything it names) into `dest`; returns each source's text with the
+/// descriptor of its manifest there.
+fn copy_sources(
     dest: &AnyStore,
-    builder: &mut IndexBuilder,
     sources: &[String],
     transport: &TransportArgs,
-) -> Result<(), Error> {
+) -> Result<Vec<(String, Descriptor)>, Error> {
+    let mut entries = Vec::with_capacity(sources.len());
     for src in sources {
         let (src_store, entry) = open_source(src, transport)?;
         copy_image(
@@ -251,8 +252,20 @@ fn add_sources(
             &CopyOptions::default().all(true),
         )
         .map_err(|e| format!("{src}: {}", chain(&e)))?;
+        entries.push((src.clone(), entry));
+    }
+    Ok(entries)
+}
+
+/// Adds the platforms of copied sources (see [`copy_sources`]) to `builder`, reading them from `dest`.
+fn add_entries(
+    dest: &AnyStore,
+    builder: &mut IndexBuilder,
+    entries: &[(String, Descriptor)],
+) -> Result<(), Error> {
+    for (src, entry) in entries {
         builder
-            .add_image(dest, entry)
+            .add_image(dest, entry.clone())
             .map_err(|e| format!("{src}: {}", chain(&e)))?;
     }
     Ok(())
@@ -309,6 +322,39 @@ fn finish_index(store: &AnyStore, builder: &IndexBuilder, tag: Option<&Tag>) -> 
     Ok(ExitCode::SUCCESS)
 }
 
+/// Rewrites the index tagged in `text` with `edit`, holding the layout's lock from reading the index to
+/// writing its tag back (see `AnyStore::update_tag`), so that concurrent edits (CI matrix jobs appending
+/// their platforms) all survive. `edit` must not write tags: `prepare` copies sources in first, without
+/// the lock, and hands `edit` what it made.
+fn edit_index<T>(
+    text: &str,
+    transport: &TransportArgs,
+    prepare: impl FnOnce(&AnyStore) -> Result<T, Error>,
+    edit: impl FnOnce(&AnyStore, &mut IndexBuilder, T) -> Result<(), Error>,
+) -> CmdResult {
+    let reference = Reference::parse(text)?;
+    let tag = destination_tag(text, &reference)?
+        .ok_or_else(|| format!("{text}: the index to edit needs a tag"))?;
+    let store = open(&reference, &options(transport))?;
+    let prepared = prepare(&store)?;
+    let raw = store.update_tag(&tag, |current| -> Result<RawManifest, Error> {
+        let current = current.ok_or_else(|| slipway_oci::store::Error::NotFound {
+            what: "manifest",
+            name: tag.to_string(),
+            store: store.name(),
+        })?;
+        let index = match current.decode()? {
+            Manifest::Index(index) => index,
+            Manifest::Image(_) => return Err(format!("{text} is an image, not an index").into()),
+        };
+        let mut builder = IndexBuilder::from_index(index);
+        edit(&store, &mut builder, prepared)?;
+        Ok(builder.build()?)
+    })?;
+    println!("{}", raw.digest());
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Runs an index subcommand.
 pub(crate) fn index(cmd: IndexCommand) -> CmdResult {
     with_chain(run_index(cmd))
@@ -328,7 +374,8 @@ fn run_index(cmd: IndexCommand) -> CmdResult {
                 Some(FormatArg::Docker) => builder = builder.flavor(Flavor::Docker),
                 None => {}
             }
-            add_sources(&dest, &mut builder, &args.sources, &args.transport)?;
+            let entries = copy_sources(&dest, &args.sources, &args.transport)?;
+            add_entries(&dest, &mut builder, &entries)?;
             if !args.platforms.is_empty() {
                 let wanted = args
                     .platforms
@@ -340,54 +387,48 @@ fn run_index(cmd: IndexCommand) -> CmdResult {
             apply_annotations(&mut builder, &args.edit.annotations)?;
             finish_index(&dest, &builder, tag.as_ref())
         }
-        IndexCommand::Append(args) => {
-            let (store, mut builder, tag) = open_index(&args.index, &args.transport)?;
-            if args.edit.replace {
-                builder = builder.on_duplicate(OnDuplicate::Replace);
-            }
-            add_sources(&store, &mut builder, &args.sources, &args.transport)?;
-            apply_annotations(&mut builder, &args.edit.annotations)?;
-            finish_index(&store, &builder, Some(&tag))
-        }
-        IndexCommand::Remove(args) => {
-            let (store, mut builder, tag) = open_index(&args.index, &args.transport)?;
-            let mut removed = 0;
-            for p in &args.platforms {
-                let platform = Platform::parse(p)?;
-                let n = builder.remove_platform(&platform);
-                if n == 0 {
-                    return Err(format!("{}: no image for platform {platform}", args.index).into());
+        IndexCommand::Append(args) => edit_index(
+            &args.index,
+            &args.transport,
+            |store| copy_sources(store, &args.sources, &args.transport),
+            |store, builder, entries| {
+                if args.edit.replace {
+                    *builder = std::mem::take(builder).on_duplicate(OnDuplicate::Replace);
                 }
-                removed += n;
-            }
-            for d in &args.digests {
-                let digest = slipway_oci::Digest::parse(d)?;
-                if !builder.remove_digest(&digest) {
-                    return Err(format!("{}: no entry {digest}", args.index).into());
+                add_entries(store, builder, &entries)?;
+                apply_annotations(builder, &args.edit.annotations)
+            },
+        ),
+        IndexCommand::Remove(args) => edit_index(
+            &args.index,
+            &args.transport,
+            |_| Ok(()),
+            |_, builder, ()| {
+                let mut removed = 0;
+                for p in &args.platforms {
+                    let platform = Platform::parse(p)?;
+                    let n = builder.remove_platform(&platform);
+                    if n == 0 {
+                        return Err(
+                            format!("{}: no image for platform {platform}", args.index).into()
+                        );
+                    }
+                    removed += n;
                 }
-                removed += 1;
-            }
-            eprintln!(
-                "removed {removed} entr{}",
-                if removed == 1 { "y" } else { "ies" }
-            );
-            finish_index(&store, &builder, Some(&tag))
-        }
-    }
-}
-
-fn open_index(
-    text: &str,
-    transport: &TransportArgs,
-) -> Result<(AnyStore, IndexBuilder, Tag), Error> {
-    let reference = Reference::parse(text)?;
-    let tag = destination_tag(text, &reference)?
-        .ok_or_else(|| format!("{text}: the index to edit needs a tag"))?;
-    let store = open(&reference, &options(transport))?;
-    let (_, decoded) = store.get_decoded(&ManifestRef::Tag(tag.clone()))?;
-    match decoded {
-        Manifest::Index(index) => Ok((store, IndexBuilder::from_index(index), tag)),
-        Manifest::Image(_) => Err(format!("{text} is an image, not an index").into()),
+                for d in &args.digests {
+                    let digest = slipway_oci::Digest::parse(d)?;
+                    if !builder.remove_digest(&digest) {
+                        return Err(format!("{}: no entry {digest}", args.index).into());
+                    }
+                    removed += 1;
+                }
+                eprintln!(
+                    "removed {removed} entr{}",
+                    if removed == 1 { "y" } else { "ies" }
+                );
+                Ok(())
+            },
+        ),
     }
 }
 
@@ -462,7 +503,7 @@ fn run_inspect(args: &InspectArgs) -> CmdResult {
         let Manifest::Image(m) = &decoded else {
             return Err(format!("{}: an index has no config", args.reference).into());
         };
-        let bytes = layout.read_blob(&m.config.digest)?;
+        let bytes = layout.read_descriptor(&m.config)?;
         if args.raw {
             out.write_all(&bytes)?;
         } else {
@@ -513,7 +554,7 @@ fn summarize(
             })
         }
         Manifest::Image(m) => {
-            let config = ImageConfig::from_slice(&layout.read_blob(&m.config.digest)?)?;
+            let config = ImageConfig::from_slice(&layout.read_descriptor(&m.config)?)?;
             let runtime = config.config.clone().unwrap_or_default();
             json!({
                 "Name": reference,

@@ -5,7 +5,11 @@
 //! digest), then child manifests, then the top manifest with its tag. An interrupted copy leaves at most
 //! unreferenced blobs, never a tag that points at missing content. Blobs move a few at a time in
 //! parallel (the stores are `Sync`); manifests are written after all blobs, one by one.
+//!
+//! Indexes may name indexes; a source that nests them deeper than [`MAX_DEPTH`] levels is refused
+//! ([`Error::TooDeep`]) instead of being walked until the stack runs out.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::digest::Digest;
@@ -31,6 +35,14 @@ pub enum Error {
         /// The store error.
         source: store::Error,
     },
+    /// The source nests indexes deeper than [`MAX_DEPTH`].
+    #[error("manifest {digest} is nested more than {max} indexes deep")]
+    TooDeep {
+        /// The manifest at which the walk stopped, [`MAX_DEPTH`] + 1 indexes below the top.
+        digest: Digest,
+        /// The limit, [`MAX_DEPTH`].
+        max: usize,
+    },
     /// The source index has no image for the platform asked for.
     #[error("the index has no image for {platform} (it has: {available})")]
     NoMatchingPlatform {
@@ -43,6 +55,10 @@ pub enum Error {
 
 /// `Result` with this module's error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// How many indexes deep a copy follows an index's entries. Real images nest one or two levels (an index
+/// of platform images, sometimes an index of such indexes); the limit only stops hostile chains.
+pub const MAX_DEPTH: usize = 64;
 
 /// How to copy.
 #[derive(Debug, Clone, Default)]
@@ -93,6 +109,15 @@ enum Moved {
     Skipped,
     /// A foreign layer the source does not hold: it stays where its `urls` say.
     Foreign,
+}
+
+/// What [`Copier::walk`] collected: manifests children first, blobs in the order met, each once.
+#[derive(Default)]
+struct Walked {
+    manifests: Vec<RawManifest>,
+    manifest_digests: HashSet<Digest>,
+    blobs: Vec<Descriptor>,
+    blob_digests: HashSet<Digest>,
 }
 
 struct Copier<'a, S: ?Sized, D: ?Sized> {
@@ -148,13 +173,15 @@ where
     D: BlobStore + ManifestStore + Sync + ?Sized,
 {
     /// Reads the manifest `digest` and everything below it: the manifests it names (children first) go to
-    /// `manifests`, the blobs (each once) to `blobs`; returns the manifest itself.
-    fn walk(
-        &self,
-        digest: &Digest,
-        manifests: &mut Vec<RawManifest>,
-        blobs: &mut Vec<Descriptor>,
-    ) -> Result<RawManifest> {
+    /// `walked.manifests`, the blobs (each once) to `walked.blobs`; returns the manifest itself. `depth`
+    /// is how many indexes lie above it.
+    fn walk(&self, digest: &Digest, depth: usize, walked: &mut Walked) -> Result<RawManifest> {
+        if depth > MAX_DEPTH {
+            return Err(Error::TooDeep {
+                digest: digest.clone(),
+                max: MAX_DEPTH,
+            });
+        }
         let (raw, decoded) = self
             .src
             .get_decoded(&ManifestRef::Digest(digest.clone()))
@@ -162,16 +189,17 @@ where
         match &decoded {
             Manifest::Image(m) => {
                 for desc in std::iter::once(&m.config).chain(&m.layers) {
-                    if !blobs.iter().any(|b| b.digest == desc.digest) {
-                        blobs.push(desc.clone());
+                    if walked.blob_digests.insert(desc.digest.clone()) {
+                        walked.blobs.push(desc.clone());
                     }
                 }
             }
             Manifest::Index(i) => {
                 for child in &i.manifests {
-                    if !manifests.iter().any(|m| m.digest() == &child.digest) {
-                        let child = self.walk(&child.digest, manifests, blobs)?;
-                        manifests.push(child);
+                    if !walked.manifest_digests.contains(&child.digest) {
+                        let child = self.walk(&child.digest, depth + 1, walked)?;
+                        walked.manifest_digests.insert(child.digest().clone());
+                        walked.manifests.push(child);
                     }
                 }
             }
@@ -243,11 +271,10 @@ where
     /// Copies the manifest `digest` with everything it names: all blobs first, then the manifests
     /// children first, the top one last with its tag.
     fn manifest(&mut self, digest: &Digest, tag: Option<&Tag>) -> Result<RawManifest> {
-        let mut manifests = Vec::new();
-        let mut blobs = Vec::new();
-        let top = self.walk(digest, &mut manifests, &mut blobs)?;
-        self.blobs(&blobs)?;
-        for child in &manifests {
+        let mut walked = Walked::default();
+        let top = self.walk(digest, 0, &mut walked)?;
+        self.blobs(&walked.blobs)?;
+        for child in &walked.manifests {
             self.put_manifest(child, None)?;
         }
         self.put_manifest(&top, tag)?;

@@ -600,7 +600,7 @@ where
         }
         let bytes = self
             .store
-            .read_blob(&image.config.digest)
+            .read_descriptor(&image.config)
             .map_err(|e| self.store_error(e))?;
         let config = ImageConfig::from_slice(&bytes).map_err(|e| self.invalid(e.to_string()))?;
         let found = config.platform();

@@ -242,7 +242,7 @@ impl IndexBuilder {
         let (raw, decoded) = store.get_decoded(&ManifestRef::Digest(desc.digest.clone()))?;
         match decoded {
             Manifest::Image(m) => {
-                let config_bytes = store.read_blob(&m.config.digest)?;
+                let config_bytes = store.read_descriptor(&m.config)?;
                 let config =
                     ImageConfig::from_slice(&config_bytes).map_err(|source| Error::Config {
                         digest: m.config.digest.clone(),

@@ -250,3 +250,149 @@ fn clear_errors() {
     ]);
     assert!(err.contains("cannot hold"), "{err}");
 }
+
+/// Runs `slipway args` with the umask `mask` (set by a shell, since a umask is per process).
+fn with_umask(mask: &str, args: &[&str]) -> Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("umask {mask} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_slipway"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The permission bits of every file and directory under `dir` (the directory included), by relative path.
+fn modes(dir: &Path) -> Vec<(String, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = vec![(
+        ".".to_owned(),
+        std::fs::metadata(dir).unwrap().permissions().mode() & 0o777,
+    )];
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            if meta.is_dir() {
+                todo.push(path.clone());
+            }
+            let rel = path.strip_prefix(dir).unwrap().display().to_string();
+            out.push((rel, meta.permissions().mode() & 0o777));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn layout_files_honour_the_umask() {
+    let f = fixture();
+    for (mask, file, dir) in [("022", 0o644, 0o755), ("077", 0o600, 0o700)] {
+        let name = format!("umask{mask}");
+        let out = with_umask(mask, &["copy", &f.r("amd:v1"), &f.r(&format!("{name}:v1"))]);
+        assert!(out.status.success(), "{}", describe(&out));
+        let found = modes(&f.root.join(&name));
+        // oci-layout, index.json, index.json.lock, three blobs, two directories and the layout itself.
+        assert_eq!(found.len(), 9, "{found:?}");
+        for (path, mode) in found {
+            let want = if path == "." || path == "blobs" || path == "blobs/sha256" {
+                dir
+            } else {
+                file
+            };
+            assert_eq!(mode, want, "{path} under umask {mask}: {mode:o}");
+        }
+    }
+}
+
+#[test]
+fn concurrent_index_appends_all_survive() {
+    let f = fixture();
+    let to = f.r("multi:v1");
+    ok(&["index", "create", "--to", &to, &f.r("amd:v1")]);
+    let platforms = [
+        "linux/arm64",
+        "linux/arm/v7",
+        "linux/ppc64le",
+        "linux/s390x",
+    ];
+    let mut sources = Vec::new();
+    for (i, p) in platforms.iter().enumerate() {
+        let digest = image_layout(&f.root.join(format!("p{i}")), p, "v1", p);
+        sources.push((f.r(&format!("p{i}:v1")), digest));
+    }
+    let children: Vec<_> = sources
+        .iter()
+        .map(|(src, _)| {
+            super::slipway()
+                .args(["index", "append", &to, src])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", describe(&out));
+    }
+    let index: serde_json::Value = serde_json::from_str(&ok(&["inspect", "--raw", &to])).unwrap();
+    let mut digests: Vec<&str> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["digest"].as_str().unwrap())
+        .collect();
+    digests.sort_unstable();
+    let mut want: Vec<&str> = sources.iter().map(|(_, d)| d.as_str()).collect();
+    want.push(&f.amd);
+    want.sort_unstable();
+    assert_eq!(digests, want);
+    validate(&f.root.join("multi"), "v1");
+}
+
+#[test]
+fn deeply_nested_index_is_refused_with_the_depth_limit() {
+    let f = fixture();
+    // 5,000 indexes, each naming the next, the last naming the amd64 image; written as blob files
+    // directly (a put_manifest each would sync 5,000 times).
+    let dir = f.root.join("amd");
+    let layout = OciLayout::open(&dir).unwrap();
+    let mut child = layout
+        .resolve(Some(&slipway_oci::reference::ManifestRef::Tag(
+            Tag::new("v1").unwrap(),
+        )))
+        .unwrap();
+    child.annotations.clear();
+    for _ in 0..5000 {
+        let mut index = slipway_oci::manifest::ImageIndex::new(Flavor::Oci);
+        index.manifests.push(child);
+        let raw = slipway_oci::manifest::RawManifest::encode_index(&index);
+        std::fs::write(layout.blob_path(raw.digest()), raw.bytes()).unwrap();
+        child = raw.descriptor();
+    }
+    let top = format!("oci:{}@{}", dir.display(), child.digest);
+    for args in [
+        vec!["copy", "--all", &top, &f.r("deep:v1")],
+        vec!["index", "create", "--to", &f.r("deep:v2"), &top],
+    ] {
+        let err = fails(&args);
+        assert!(err.contains("indexes deep"), "{args:?}: {err}");
+        assert!(err.contains("more than 64"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn a_later_copy_removes_temporaries_a_killed_copy_left() {
+    let f = fixture();
+    let dst = f.r("dst:v1");
+    ok(&["copy", &f.r("amd:v1"), &dst]);
+    let left = f.root.join("dst/.tmp-killed");
+    let file = std::fs::File::create(&left).unwrap();
+    file.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(600))
+        .unwrap();
+    drop(file);
+    ok(&["copy", &f.r("amd:v1"), &dst]);
+    assert!(!left.exists());
+}

@@ -6,7 +6,7 @@ use super::{
     BlobReader, BlobStore, Error, ManifestStore, ManifestStoreExt, OciLayout, Referrers, Result,
 };
 use crate::digest::Digest;
-use crate::manifest::Descriptor;
+use crate::manifest::{Descriptor, RawManifest};
 use crate::reference::{ManifestRef, Reference, Tag};
 
 /// How [`open`] opens a reference.
@@ -123,6 +123,31 @@ impl AnyStore {
             AnyStore::Layout(l) => l.path().display().to_string(),
             #[cfg(feature = "registry")]
             AnyStore::Registry(r) => r.to_string(),
+        }
+    }
+
+    /// Points `tag` at the manifest `edit` makes of the one it points at now (`None` when the tag is
+    /// new), and returns it. A layout holds its lock throughout ([`OciLayout::update_tag`], whose rules
+    /// for `edit` apply), so concurrent edits of one tag are not lost. A registry offers no lock or
+    /// conditional write for tags: there the tag is read, edited and written back, and the last writer
+    /// wins.
+    pub fn update_tag<E>(
+        &self,
+        tag: &Tag,
+        edit: impl FnOnce(Option<RawManifest>) -> std::result::Result<RawManifest, E>,
+    ) -> std::result::Result<RawManifest, E>
+    where
+        E: From<Error>,
+    {
+        match self {
+            AnyStore::Layout(l) => l.update_tag(tag, edit),
+            #[cfg(feature = "registry")]
+            AnyStore::Registry(r) => {
+                let current = r.get_manifest(&ManifestRef::Tag(tag.clone()))?;
+                let new = edit(current)?;
+                r.put_manifest(&new, Some(tag))?;
+                Ok(new)
+            }
         }
     }
 

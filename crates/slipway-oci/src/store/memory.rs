@@ -71,9 +71,20 @@ impl BlobStore for MemoryStore {
             return Ok(held);
         }
         let mut bytes = Vec::new();
-        data.read_to_end(&mut bytes)
+        // One byte more than declared is enough to know the content is too large.
+        data.take(size.map_or(u64::MAX, |s| s.saturating_add(1)))
+            .read_to_end(&mut bytes)
             .map_err(|e| Error::io("reading content for", digest.as_str(), e))?;
         let len = bytes.len() as u64;
+        if let Some(size) = size
+            && len > size
+        {
+            return Err(Error::TooLarge {
+                path: digest.as_str().into(),
+                limit: size,
+                what: "its descriptor's size",
+            });
+        }
         super::check_content(digest, size, Digest::of(digest.algorithm(), &bytes), len)?;
         self.inner
             .blobs

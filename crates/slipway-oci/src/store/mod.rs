@@ -33,6 +33,11 @@ use crate::digest::Digest;
 use crate::manifest::{self, Descriptor, Manifest, RawManifest};
 use crate::reference::{ManifestRef, Tag};
 
+/// The largest manifest or index a store reads, whatever its descriptor declares, and the bound for one
+/// read without a declared size (a layout manifest named by digest alone): 4 MiB, what Distribution
+/// accepts on push and containers/image reads.
+pub const MANIFEST_LIMIT: u64 = 4 << 20;
+
 /// A boxed error from a backend this crate does not know.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -69,6 +74,26 @@ pub enum Error {
         expected: u64,
         /// The size found.
         actual: u64,
+    },
+    /// Content holds more bytes than it may: the size its descriptor declares, or the limit for its kind
+    /// ([`MANIFEST_LIMIT`], [`OciLayout::INDEX_JSON_LIMIT`]). Reading stopped at `limit + 1` bytes.
+    #[error("{}: more than {limit} bytes ({what})", path.display())]
+    TooLarge {
+        /// The file (or, where content has no file, its digest).
+        path: PathBuf,
+        /// The bound.
+        limit: u64,
+        /// What the bound is: `its descriptor's size`, `the manifest limit`, `the index.json limit`.
+        what: &'static str,
+    },
+    /// A file that should hold content is something else (a FIFO, a device, a directory, a socket), which
+    /// could block or never end; it is refused before it is read.
+    #[error("{} is not a regular file ({kind})", path.display())]
+    NotRegularFile {
+        /// The file (symlinks followed).
+        path: PathBuf,
+        /// What it is: `a FIFO`, `a character device`, …
+        kind: &'static str,
     },
     /// A manifest names content the store does not hold; it was not written.
     #[error(
@@ -316,7 +341,43 @@ pub trait BlobStoreExt: BlobStore {
             .is_some())
     }
 
-    /// The whole blob, verified against its digest.
+    /// The blob `desc` names, verified against its digest and size. At most `desc.size + 1` bytes are read
+    /// (one more than declared: [`Error::TooLarge`]), so a hostile store cannot make this allocate more
+    /// than the descriptor promised; prefer it to [`read_blob`](Self::read_blob) for content named by a
+    /// manifest.
+    fn read_descriptor(&self, desc: &Descriptor) -> Result<Vec<u8>> {
+        let digest = &desc.digest;
+        let Some(reader) = self.open_blob(digest).map_err(Error::from_backend)? else {
+            return Err(Error::NotFound {
+                what: "blob",
+                name: digest.to_string(),
+                store: "the store".to_owned(),
+            });
+        };
+        let mut bytes = Vec::new();
+        reader
+            .take(desc.size.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::io("reading blob", digest.as_str(), e))?;
+        let len = bytes.len() as u64;
+        if len > desc.size {
+            return Err(Error::TooLarge {
+                path: digest.as_str().into(),
+                limit: desc.size,
+                what: "its descriptor's size",
+            });
+        }
+        check_content(
+            digest,
+            Some(desc.size),
+            Digest::of(digest.algorithm(), &bytes),
+            len,
+        )?;
+        Ok(bytes)
+    }
+
+    /// The whole blob, verified against its digest. Reads until the store's reader ends: for content
+    /// whose size is known, [`read_descriptor`](Self::read_descriptor) bounds the read.
     fn read_blob(&self, digest: &Digest) -> Result<Vec<u8>> {
         let Some(mut reader) = self.open_blob(digest).map_err(Error::from_backend)? else {
             return Err(Error::NotFound {

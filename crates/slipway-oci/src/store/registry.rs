@@ -88,10 +88,9 @@ const MANIFEST_ACCEPT: [&str; 4] = [
     "application/vnd.docker.distribution.manifest.list.v2+json",
     "application/vnd.docker.distribution.manifest.v2+json",
 ];
-/// The largest manifest or index read when its size is not known beforehand (fetched by tag, or by
-/// digest without a descriptor), and the largest page of a tag list or referrers listing: Distribution's
-/// own limit on the manifests it accepts (4 MiB).
-pub const MANIFEST_LIMIT: u64 = 4 << 20;
+// The registry reads manifests, indexes, tag pages and referrers listings of unknown size within the
+// stores' one manifest limit (Distribution's own, 4 MiB).
+pub use super::MANIFEST_LIMIT;
 /// The largest token service answer read (tokens are a few KiB).
 const TOKEN_LIMIT: u64 = 1 << 20;
 /// How much of an error answer is read for its message; the rest is never read.

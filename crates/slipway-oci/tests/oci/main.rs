@@ -6,6 +6,7 @@
 #![allow(clippy::missing_panics_doc)]
 
 mod gobuild;
+mod layout;
 mod proptests;
 #[cfg(feature = "registry")]
 mod registry;
