@@ -32,6 +32,7 @@ pub mod metrics;
 pub mod ops;
 pub mod patch;
 pub mod resource;
+pub mod runtime;
 pub mod schema;
 pub mod selector;
 pub mod server;
