@@ -185,7 +185,11 @@ pub enum Error {
         mode: CounterMode,
     },
     /// A `-pkg` pattern is not usable.
-    #[error("bad package pattern {pattern:?}: {message}")]
+    #[error(
+        "bad package pattern {}: {}",
+        crate::quote::quoted(pattern),
+        crate::quote::excerpt(message)
+    )]
     BadPattern {
         /// The pattern.
         pattern: String,
