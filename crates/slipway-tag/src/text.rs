@@ -84,3 +84,35 @@ pub fn github_output_entry(name: &str, value: &str, delimiter: &str) -> Option<S
     }
     Some(format!("{name}<<{delimiter}\n{value}\n{delimiter}\n"))
 }
+
+/// The most bytes of one input an error message quotes.
+pub(crate) const MAX_QUOTED: usize = 200;
+
+/// `text` for an error message: control characters escaped, and past [`MAX_QUOTED`] bytes only its start
+/// (cut at a character boundary), then `…` and the whole length.
+pub(crate) fn excerpt(text: &str) -> Cow<'_, str> {
+    if text.len() <= MAX_QUOTED {
+        return escape_control(text);
+    }
+    let end = (0..=MAX_QUOTED)
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
+    Cow::Owned(format!(
+        "{}… ({} bytes)",
+        escape_control(&text[..end]),
+        text.len()
+    ))
+}
+
+/// [`excerpt`] between double quotes, for values that may be empty or hold spaces.
+pub(crate) fn quoted(text: &str) -> String {
+    if text.len() <= MAX_QUOTED {
+        return format!("{text:?}");
+    }
+    let end = (0..=MAX_QUOTED)
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
+    format!("{:?}… ({} bytes)", &text[..end], text.len())
+}

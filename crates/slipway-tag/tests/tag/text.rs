@@ -77,3 +77,45 @@ fn text_helpers() {
     assert_eq!(github_output_entry("a\nb", "x", "D"), None);
     assert_eq!(github_output_entry("tags", "x", ""), None);
 }
+
+/// Error messages quote at most 200 bytes of an input, with control characters escaped: a 100 KB rule or
+/// variable is named, not echoed (a rule error quoted the rule, the field's value and the template).
+#[test]
+fn errors_cut_long_inputs() {
+    let long = "x".repeat(100_000);
+    let rule = format!("type=raw,value={{{{{long}}}}}");
+    let err = rule.parse::<TagRule>().map_or_else(
+        |e| e.to_string(),
+        |r| {
+            let build =
+                Build::resolve(slipway_tag::BuildRef::default(), Options::default()).unwrap();
+            compute_tags(&build, &[r], &Flavor::default())
+                .unwrap_err()
+                .to_string()
+        },
+    );
+    assert!(err.len() < 1000, "{} bytes: {}", err.len(), &err[..400]);
+    assert_eq!(err.matches("… (").count(), 3, "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "rule `type=raw,value={{{{{}… ({} bytes)`",
+            &long[..183],
+            rule.len()
+        )),
+        "{err}"
+    );
+
+    let value = format!("{}\n{long}", "v".repeat(10));
+    let err = CiEnv::from_vars([("SLIPWAY_PR", value.as_str())])
+        .read()
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        format!(
+            "environment variable SLIPWAY_PR={:?}… ({} bytes): not a positive number",
+            &value[..200],
+            value.len()
+        )
+    );
+}
