@@ -190,7 +190,10 @@ pub enum Error {
     #[error(transparent)]
     Index(#[from] index::Error),
     /// The base image has no image for a platform asked for.
-    #[error("base image {base} has no image for {platform} (it has: {available})")]
+    #[error(
+        "base image {base} has no image for {platform} (it has: {})",
+        crate::quote::excerpt(available)
+    )]
     BasePlatformMissing {
         /// The base reference.
         base: String,
@@ -200,7 +203,10 @@ pub enum Error {
         available: String,
     },
     /// A single-image base is for another platform than the one asked for.
-    #[error("base image {base} is for {found}, not {platform}")]
+    #[error(
+        "base image {base} is for {}, not {platform}",
+        crate::quote::excerpt(found)
+    )]
     BasePlatformMismatch {
         /// The base reference.
         base: String,
@@ -210,7 +216,7 @@ pub enum Error {
         found: String,
     },
     /// The base cannot serve as a base (a nested index, an artifact, a broken config).
-    #[error("base image {base}: {reason}")]
+    #[error("base image {base}: {}", crate::quote::excerpt(reason))]
     InvalidBase {
         /// The base reference.
         base: String,

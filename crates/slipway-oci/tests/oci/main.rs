@@ -7,6 +7,7 @@
 
 mod gobuild;
 mod proptests;
+mod quotes;
 #[cfg(feature = "registry")]
 mod registry;
 mod tools;
