@@ -554,9 +554,9 @@ fn read_meta_file(name: &str, path: &std::path::Path) -> Result<Vec<u8>> {
             message: format!("{declared} bytes declared, but the file has {len}"),
         });
     }
+    // The rest, as much as the header declares and no more (the file may grow while it is read); a
+    // length the process cannot hold is an error, not an abort.
     let mut bytes = head;
-    // `declared` = the file's size, which the bytes already read prove fits in memory's address space
-    // only as far as `try_reserve` says.
     let rest = usize::try_from(len)
         .ok()
         .and_then(|len| len.checked_sub(bytes.len()))
@@ -564,7 +564,10 @@ fn read_meta_file(name: &str, path: &std::path::Path) -> Result<Vec<u8>> {
     bytes
         .try_reserve_exact(rest)
         .map_err(|_| io(std::io::Error::from(std::io::ErrorKind::OutOfMemory)))?;
-    (&file).take(len).read_to_end(&mut bytes).map_err(io)?;
+    (&file)
+        .take(rest as u64)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
     Ok(bytes)
 }
 
