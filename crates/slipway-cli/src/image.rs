@@ -84,9 +84,11 @@ pub struct BuildArgs {
 
 /// Runs `slipway image …`.
 pub fn run(command: ImageCommand) -> CmdResult {
-    match command {
+    // The library leaves causes to `source()` (a dangling kodata link's OS error, a base image's store
+    // error): spell the chain out, as the other OCI commands do.
+    crate::oci::with_chain(match command {
         ImageCommand::Build(args) => build(&args),
-    }
+    })
 }
 
 /// `oci:PATH[:TAG|@DIGEST]` as given, or a registry reference with its registry, repository and tag

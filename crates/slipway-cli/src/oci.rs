@@ -284,7 +284,7 @@ fn chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-fn with_chain(result: CmdResult) -> CmdResult {
+pub(crate) fn with_chain(result: CmdResult) -> CmdResult {
     result.map_err(|e| chain(e.as_ref()).into())
 }
 

@@ -43,6 +43,10 @@ pub(crate) struct Args {
     /// Print the OCI annotations as `key=value` lines instead of tags.
     #[arg(long)]
     annotations: bool,
+    /// Also append the outputs `tags`, `version`, `annotations` and `json` to the file `$GITHUB_OUTPUT`
+    /// names (GitHub Actions step outputs), in the `name<<DELIMITER` form with a random delimiter.
+    #[arg(long)]
+    github_output: bool,
 }
 
 /// Arguments of `slipway version`.
@@ -135,6 +139,18 @@ pub(crate) fn run(args: Args) -> CmdResult {
             .collect::<Result<_, _>>()?
     };
     let flavor = Flavor::parse(&args.flavors)?;
+    // Image names end up in `NAME:TAG` lines other programs read: no control characters.
+    if let Some(image) = args
+        .images
+        .iter()
+        .find(|i| i.chars().any(slipway_tag::text::is_control))
+    {
+        return Err(format!(
+            "--image \"{}\": an image name cannot hold control characters",
+            slipway_tag::text::escape_control(image)
+        )
+        .into());
+    }
     let mut cli = BuildRef::default();
     cli.event = match args.event.as_deref() {
         Some(e) => Some(e.parse::<Event>()?),
@@ -164,17 +180,29 @@ pub(crate) fn run(args: Args) -> CmdResult {
             .collect()
     };
     let annotations = annotations(&build, &tags);
+    let json = serde_json::json!({
+        "tags": refs,
+        "version": tags.version,
+        "latest": tags.latest,
+        "annotations": annotations,
+        "templates": TemplateValues::new(&build),
+        "build": build,
+        "notes": tags.notes,
+    });
+    if args.github_output {
+        let annotation_lines: Vec<String> = annotations
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        write_github_output(&[
+            ("tags", refs.join("\n")),
+            ("version", tags.version.clone().unwrap_or_default()),
+            ("annotations", annotation_lines.join("\n")),
+            ("json", serde_json::to_string(&json)?),
+        ])?;
+    }
     if args.json {
-        let out = serde_json::json!({
-            "tags": refs,
-            "version": tags.version,
-            "latest": tags.latest,
-            "annotations": annotations,
-            "templates": TemplateValues::new(&build),
-            "build": build,
-            "notes": tags.notes,
-        });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        println!("{}", serde_json::to_string_pretty(&json)?);
         return Ok(ExitCode::SUCCESS);
     }
     for note in &tags.notes {
@@ -196,4 +224,54 @@ pub(crate) fn run(args: Args) -> CmdResult {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Appends `outputs` to the file `$GITHUB_OUTPUT` names, each as `name<<DELIMITER` … `DELIMITER` with a
+/// fresh random delimiter that occurs in none of the values (GitHub's documented multi-line form), so no
+/// value can end its entry early and forge another.
+fn write_github_output(
+    outputs: &[(&str, String)],
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    use std::io::Write;
+    let Some(path) = std::env::var_os("GITHUB_OUTPUT").filter(|p| !p.is_empty()) else {
+        return Err("--github-output: GITHUB_OUTPUT is not set".into());
+    };
+    let mut text = String::new();
+    for (name, value) in outputs {
+        let entry = (0..8)
+            .find_map(|_| slipway_tag::text::github_output_entry(name, value, &random_delimiter()))
+            .ok_or_else(|| format!("--github-output: no delimiter found for output {name}"))?;
+        text.push_str(&entry);
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&path)
+        .map_err(|e| {
+            format!(
+                "--github-output: opening {}: {e}",
+                Path::new(&path).display()
+            )
+        })?;
+    file.write_all(text.as_bytes()).map_err(|e| {
+        format!(
+            "--github-output: writing {}: {e}",
+            Path::new(&path).display()
+        )
+    })?;
+    Ok(())
+}
+
+/// `ghadelimiter_` and 32 hex digits (as GitHub's toolkit names them), random per process and call:
+/// std's `RandomState` keys are seeded from the operating system's random source.
+fn random_delimiter() -> String {
+    use std::fmt::Write as _;
+    use std::hash::{BuildHasher, Hasher};
+    let mut hex = String::from("ghadelimiter_");
+    for _ in 0..2 {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u8(0);
+        let _ = write!(hex, "{:016x}", hasher.finish());
+    }
+    hex
 }

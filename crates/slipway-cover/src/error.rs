@@ -40,7 +40,10 @@ pub enum Error {
         line: usize,
     },
     /// The first line of a profile is not `mode: MODE`.
-    #[error("{profile}:{line}: bad mode line {text:?} (want \"mode: set|count|atomic\")")]
+    #[error(
+        "{profile}:{line}: bad mode line {} (want \"mode: set|count|atomic\")",
+        crate::quote::quoted(text)
+    )]
     BadModeLine {
         /// The profile.
         profile: String,
@@ -50,7 +53,10 @@ pub enum Error {
         text: String,
     },
     /// A `mode:` line names a mode other than `set`, `count` or `atomic`.
-    #[error("{profile}:{line}: unknown coverage mode {mode:?} (want set, count or atomic)")]
+    #[error(
+        "{profile}:{line}: unknown coverage mode {} (want set, count or atomic)",
+        crate::quote::quoted(mode)
+    )]
     UnknownMode {
         /// The profile.
         profile: String,
@@ -61,7 +67,8 @@ pub enum Error {
     },
     /// A block line is malformed.
     #[error(
-        "{profile}:{line}:{column}: {message} in {text:?} (want \"file:SL.SC,EL.EC numStmt count\")"
+        "{profile}:{line}:{column}: {message} in {} (want \"file:SL.SC,EL.EC numStmt count\")",
+        crate::quote::quoted(text)
     )]
     BadBlock {
         /// The profile.
@@ -95,8 +102,9 @@ pub enum Error {
     },
     /// The same block range appears twice with different statement counts.
     #[error(
-        "{file}:{range}: inconsistent number of statements: {first_num_stmt} at {first_profile}:{first_line}, \
-         {num_stmt} at {profile}:{line}"
+        "{}:{range}: inconsistent number of statements: {first_num_stmt} at {first_profile}:{first_line}, \
+         {num_stmt} at {profile}:{line}",
+        crate::quote::excerpt(file)
     )]
     NumStmtMismatch {
         /// The Go file (as named in the profile).

@@ -59,7 +59,11 @@ pub const IGNORE_COMMENT: &str = "//coverage:ignore";
 #[non_exhaustive]
 pub enum GateError {
     /// A threshold is not a number from 0 to 100.
-    #[error("{what} threshold {value:?} is not a percentage from 0 to 100")]
+    #[error(
+        "{} threshold {} is not a percentage from 0 to 100",
+        crate::quote::excerpt(what),
+        crate::quote::quoted(value)
+    )]
     Percent {
         /// Which threshold (`total`, `package`, `file` or the override's text).
         what: String,
@@ -67,7 +71,11 @@ pub enum GateError {
         value: String,
     },
     /// A regex does not compile.
-    #[error("bad regex {pattern:?}: {message}")]
+    #[error(
+        "bad regex {}: {}",
+        crate::quote::quoted(pattern),
+        crate::quote::excerpt(message)
+    )]
     Regex {
         /// The pattern.
         pattern: String,
@@ -75,7 +83,7 @@ pub enum GateError {
         message: String,
     },
     /// An override is not `REGEX=N`.
-    #[error("bad override {text:?}: want REGEX=N")]
+    #[error("bad override {}: want REGEX=N", crate::quote::quoted(text))]
     Override {
         /// The override as given.
         text: String,

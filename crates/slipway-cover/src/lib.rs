@@ -86,6 +86,7 @@ mod export;
 mod funcs;
 pub mod gate;
 mod profile;
+mod quote;
 mod resolve;
 mod summary;
 

@@ -59,7 +59,7 @@ impl fmt::Display for Mode {
 
 /// The text is not `set`, `count` or `atomic`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown coverage mode {0:?}")]
+#[error("unknown coverage mode {}", crate::quote::quoted(.0))]
 pub struct UnknownMode(pub String);
 
 impl FromStr for Mode {
@@ -504,8 +504,8 @@ fn seek_back(
         (
             column,
             format!(
-                "{what} {:?} is not a number",
-                String::from_utf8_lossy(field)
+                "{what} {} is not a number",
+                crate::quote::quoted(&String::from_utf8_lossy(field))
             ),
         )
     };

@@ -13,7 +13,7 @@ use std::sync::{Arc, OnceLock};
 #[non_exhaustive]
 pub enum ResolveError {
     /// No candidate location holds the file.
-    #[error("cannot find Go source for {file}: looked at {}", looked_list(.looked))]
+    #[error("cannot find Go source for {}: looked at {}", crate::quote::excerpt(file), looked_list(.looked))]
     NotFound {
         /// The file as the profile names it.
         file: String,
@@ -21,7 +21,11 @@ pub enum ResolveError {
         looked: Vec<PathBuf>,
     },
     /// The file exists but could not be read.
-    #[error("cannot read Go source for {file} at {}: {error}", path.display())]
+    #[error(
+        "cannot read Go source for {} at {}: {error}",
+        crate::quote::excerpt(file),
+        crate::quote::excerpt(&path.display().to_string())
+    )]
     Unreadable {
         /// The file as the profile names it.
         file: String,
@@ -32,7 +36,7 @@ pub enum ResolveError {
         error: std::io::Error,
     },
     /// A custom resolver failed.
-    #[error("cannot resolve Go source for {file}")]
+    #[error("cannot resolve Go source for {}", crate::quote::excerpt(file))]
     Other {
         /// The file as the profile names it.
         file: String,
@@ -48,7 +52,7 @@ fn looked_list(looked: &[PathBuf]) -> String {
     }
     looked
         .iter()
-        .map(|p| p.display().to_string())
+        .map(|p| crate::quote::excerpt(&p.display().to_string()).into_owned())
         .collect::<Vec<_>>()
         .join(", ")
 }

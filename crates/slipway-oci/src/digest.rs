@@ -15,14 +15,16 @@ use sha2::{Digest as _, Sha256, Sha512};
 #[non_exhaustive]
 pub enum Error {
     /// There is no `:` separating the algorithm from the encoded hash.
-    #[error("digest {input:?} has no `algorithm:` prefix")]
+    #[error("digest {} has no `algorithm:` prefix", crate::quote::quoted(input))]
     MissingAlgorithm {
         /// The rejected text.
         input: String,
     },
     /// The algorithm is not `sha256` or `sha512`.
     #[error(
-        "digest {input:?} uses unsupported algorithm {algorithm:?} (expected sha256 or sha512)"
+        "digest {} uses unsupported algorithm {} (expected sha256 or sha512)",
+        crate::quote::quoted(input),
+        crate::quote::quoted(algorithm)
     )]
     UnsupportedAlgorithm {
         /// The rejected text.
@@ -31,7 +33,10 @@ pub enum Error {
         algorithm: String,
     },
     /// The encoded part has the wrong length for its algorithm.
-    #[error("digest {input:?}: {algorithm} needs {expected} hex characters, found {found}")]
+    #[error(
+        "digest {}: {algorithm} needs {expected} hex characters, found {found}",
+        crate::quote::quoted(input)
+    )]
     WrongLength {
         /// The rejected text.
         input: String,
@@ -43,7 +48,10 @@ pub enum Error {
         found: usize,
     },
     /// The encoded part holds a character that is not lowercase hex.
-    #[error("digest {input:?}: character {character:?} at column {column} is not lowercase hex")]
+    #[error(
+        "digest {}: character {character:?} at column {column} is not lowercase hex",
+        crate::quote::quoted(input)
+    )]
     NotHex {
         /// The rejected text.
         input: String,

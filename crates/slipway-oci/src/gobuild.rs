@@ -131,6 +131,58 @@ pub enum Error {
         /// The OS error.
         source: io::Error,
     },
+    /// A symbolic link in the package's `kodata/` (or `kodata/` itself) resolves to a path outside the
+    /// module: following it would put files of the building machine into the image.
+    #[error(
+        "kodata link {} points to {}, outside the module {}",
+        link.display(),
+        target.display(),
+        module.display()
+    )]
+    KodataLinkOutside {
+        /// The link, as found under the module directory given.
+        link: PathBuf,
+        /// Where it resolves to (every link followed).
+        target: PathBuf,
+        /// The module directory (resolved).
+        module: PathBuf,
+    },
+    /// A symbolic link in `kodata/` cannot be followed: it dangles, loops onto itself, or its target
+    /// cannot be read.
+    #[error("kodata link {} -> {} cannot be followed", link.display(), target.display())]
+    KodataLink {
+        /// The link.
+        link: PathBuf,
+        /// What the link says (as written in it).
+        target: PathBuf,
+        /// The OS error (no such file, too many levels of symbolic links, ...).
+        source: io::Error,
+    },
+    /// A directory in `kodata/` leads back to a directory that contains it (through a symbolic link),
+    /// so copying it would never end.
+    #[error(
+        "kodata directory {} is {}, which contains it: a symbolic link loop",
+        path.display(),
+        target.display()
+    )]
+    KodataLoop {
+        /// The directory (or link to one) as found under the module directory.
+        path: PathBuf,
+        /// The directory it resolves to.
+        target: PathBuf,
+    },
+    /// An entry of `kodata/` is neither a regular file nor a directory (a FIFO, socket or device), which
+    /// cannot go into an image (and reading a FIFO would wait forever).
+    #[error(
+        "kodata entry {} is a {kind}: only regular files, directories and links to them go into the image",
+        path.display()
+    )]
+    KodataSpecialFile {
+        /// The entry (for a link, the link).
+        path: PathBuf,
+        /// `FIFO`, `socket`, `block device`, `character device`.
+        kind: &'static str,
+    },
     /// Assembling or storing an image failed.
     #[error(transparent)]
     Image(#[from] image::Error),
@@ -138,7 +190,10 @@ pub enum Error {
     #[error(transparent)]
     Index(#[from] index::Error),
     /// The base image has no image for a platform asked for.
-    #[error("base image {base} has no image for {platform} (it has: {available})")]
+    #[error(
+        "base image {base} has no image for {platform} (it has: {})",
+        crate::quote::excerpt(available)
+    )]
     BasePlatformMissing {
         /// The base reference.
         base: String,
@@ -148,7 +203,10 @@ pub enum Error {
         available: String,
     },
     /// A single-image base is for another platform than the one asked for.
-    #[error("base image {base} is for {found}, not {platform}")]
+    #[error(
+        "base image {base} is for {}, not {platform}",
+        crate::quote::excerpt(found)
+    )]
     BasePlatformMismatch {
         /// The base reference.
         base: String,
@@ -158,7 +216,7 @@ pub enum Error {
         found: String,
     },
     /// The base cannot serve as a base (a nested index, an artifact, a broken config).
-    #[error("base image {base}: {reason}")]
+    #[error("base image {base}: {}", crate::quote::excerpt(reason))]
     InvalidBase {
         /// The base reference.
         base: String,
@@ -434,41 +492,153 @@ fn go_build(
     }
 }
 
-/// Adds every file and directory under `dir` to `layer` below `target`, in sorted order.
-fn add_tree(mut layer: LayerBuilder, dir: &Path, target: &str) -> Result<LayerBuilder> {
-    fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> Error + use<> {
-        let path = path.to_path_buf();
-        move |source| Error::Io {
-            action,
-            path,
+fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> Error + use<> {
+    let path = path.to_path_buf();
+    move |source| Error::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+/// One entry of the package's `kodata/` tree, as it goes into the image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum DataEntry {
+    /// A directory at this path in the image.
+    Dir(String),
+    /// A regular file at `inside`, read from `source` (every link resolved).
+    File { inside: String, source: PathBuf },
+}
+
+/// Lists `data_dir` (the package's `kodata/`) as it goes under [`DATA_DIR`], in sorted order.
+///
+/// Symbolic links are followed, as ko follows them (the image gets the content, not the link), but only
+/// while they stay inside `module_dir`: a link that resolves outside it, that cannot be followed, or that
+/// leads back into a directory containing it is an error, and so is a FIFO, socket or device. Done once,
+/// before anything is compiled, so a refused tree costs no build.
+/// `None` when `data_dir` does not exist or is not a directory (as ko, which then adds nothing).
+fn scan_kodata(module_dir: &Path, data_dir: &Path) -> Result<Option<Vec<DataEntry>>> {
+    match std::fs::symlink_metadata(data_dir) {
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err("reading", data_dir)(e)),
+    }
+    let module = module_dir
+        .canonicalize()
+        .map_err(io_err("resolving the module directory", module_dir))?;
+    let mut walk = KodataWalk {
+        module,
+        stack: Vec::new(),
+        out: Vec::new(),
+    };
+    let root = walk.resolve(data_dir, data_dir)?;
+    if !root.is_dir() {
+        return Ok(None);
+    }
+    walk.dir(data_dir, &root, DATA_DIR)?;
+    Ok(Some(walk.out))
+}
+
+struct KodataWalk {
+    /// The module directory, resolved: no link may lead outside it.
+    module: PathBuf,
+    /// The resolved directories being listed, outermost first, to catch loops.
+    stack: Vec<PathBuf>,
+    out: Vec<DataEntry>,
+}
+
+impl KodataWalk {
+    /// The resolved path of `path` (shown in errors as `shown`, its path under the module as given):
+    /// itself unless it is a link, whose target must exist and lie inside the module.
+    fn resolve(&self, shown: &Path, path: &Path) -> Result<PathBuf> {
+        let meta = std::fs::symlink_metadata(path).map_err(io_err("reading", shown))?;
+        if !meta.file_type().is_symlink() {
+            return Ok(path.to_path_buf());
+        }
+        let target = std::fs::read_link(path).map_err(io_err("reading the link", shown))?;
+        let resolved = path.canonicalize().map_err(|source| Error::KodataLink {
+            link: shown.to_path_buf(),
+            target: target.clone(),
             source,
-        }
-    }
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .map_err(io_err("reading directory", dir))?
-        .collect::<Result<_, _>>()
-        .map_err(io_err("reading directory", dir))?;
-    entries.sort_by_key(std::fs::DirEntry::file_name);
-    for entry in entries {
-        let path = entry.path();
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else {
-            return Err(Error::Io {
-                action: "adding (the name is not UTF-8)",
-                path,
-                source: io::Error::from(io::ErrorKind::InvalidData),
+        })?;
+        if !resolved.starts_with(&self.module) {
+            return Err(Error::KodataLinkOutside {
+                link: shown.to_path_buf(),
+                target: resolved,
+                module: self.module.clone(),
             });
-        };
-        let inside = format!("{target}/{name}");
-        // Follow symlinks as ko does: the image gets the content, not a link out of the tree.
-        let meta = std::fs::metadata(&path).map_err(io_err("reading", &path))?;
-        if meta.is_dir() {
-            layer = add_tree(layer.dir(&inside, 0o755), &path, &inside)?;
-        } else {
-            layer = layer.file_from(&inside, 0o644, path);
+        }
+        Ok(resolved)
+    }
+
+    /// Lists the directory `shown` (resolved: `real`) into `inside`.
+    fn dir(&mut self, shown: &Path, real: &Path, inside: &str) -> Result<()> {
+        let canonical = real.canonicalize().map_err(io_err("resolving", shown))?;
+        if self.stack.contains(&canonical) {
+            return Err(Error::KodataLoop {
+                path: shown.to_path_buf(),
+                target: canonical,
+            });
+        }
+        self.stack.push(canonical);
+        let mut names: Vec<_> = std::fs::read_dir(real)
+            .map_err(io_err("reading directory", shown))?
+            .map(|entry| entry.map(|e| e.file_name()))
+            .collect::<Result<_, _>>()
+            .map_err(io_err("reading directory", shown))?;
+        names.sort();
+        for name in names {
+            let shown = shown.join(&name);
+            let Some(name) = name.to_str() else {
+                return Err(Error::Io {
+                    action: "adding (the name is not UTF-8)",
+                    path: shown,
+                    source: io::Error::from(io::ErrorKind::InvalidData),
+                });
+            };
+            let inside = format!("{inside}/{name}");
+            let resolved = self.resolve(&shown, &real.join(name))?;
+            let meta = std::fs::metadata(&resolved).map_err(io_err("reading", &shown))?;
+            if meta.is_dir() {
+                self.out.push(DataEntry::Dir(inside.clone()));
+                self.dir(&shown, &resolved, &inside)?;
+            } else if meta.is_file() {
+                self.out.push(DataEntry::File {
+                    inside,
+                    source: resolved,
+                });
+            } else {
+                return Err(Error::KodataSpecialFile {
+                    path: shown,
+                    kind: special_kind(meta.file_type()),
+                });
+            }
+        }
+        self.stack.pop();
+        Ok(())
+    }
+}
+
+/// What kind of file other than a regular file, directory or link `file_type` is.
+fn special_kind(file_type: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return "FIFO";
+        }
+        if file_type.is_socket() {
+            return "socket";
+        }
+        if file_type.is_block_device() {
+            return "block device";
+        }
+        if file_type.is_char_device() {
+            return "character device";
         }
     }
-    Ok(layer)
+    let _ = file_type;
+    "special file"
 }
 
 /// A base image to build on: a manifest (an image, or an index of per-platform images) read from a store,
@@ -793,8 +963,13 @@ where
         ),
         None => None,
     };
-    let data_dir = module_dir.join(package).join("kodata");
-    let data_dir = data_dir.is_dir().then_some(data_dir);
+    // `components` drops the `.` of `./cmd/x`, so errors show a plain path.
+    let data_dir: PathBuf = module_dir
+        .join(package)
+        .join("kodata")
+        .components()
+        .collect();
+    let data = scan_kodata(module_dir, &data_dir)?;
     let job = Job {
         module_dir,
         package,
@@ -802,7 +977,7 @@ where
         name: &name,
         work: work.path(),
         ca_layer: ca_layer.as_ref(),
-        data_dir: data_dir.as_deref(),
+        data: data.as_deref(),
         flavor,
         base_name: base.map(BaseImage::name),
     };
@@ -908,7 +1083,8 @@ struct Job<'a> {
     name: &'a str,
     work: &'a Path,
     ca_layer: Option<&'a Layer>,
-    data_dir: Option<&'a Path>,
+    /// The `kodata/` entries, `None` when the package has no `kodata/`.
+    data: Option<&'a [DataEntry]>,
     flavor: Flavor,
     base_name: Option<&'a str>,
 }
@@ -941,8 +1117,16 @@ impl Job<'_> {
             .mtime(options.created)
             .flavor(self.flavor)
             .file_from(&app, 0o755, binary.clone());
-        if let Some(data_dir) = self.data_dir {
-            app_layer = add_tree(app_layer.dir(DATA_DIR, 0o755), data_dir, DATA_DIR)?;
+        if let Some(data) = self.data {
+            app_layer = app_layer.dir(DATA_DIR, 0o755);
+            for entry in data {
+                app_layer = match entry {
+                    DataEntry::Dir(inside) => app_layer.dir(inside, 0o755),
+                    DataEntry::File { inside, source } => {
+                        app_layer.file_from(inside, 0o644, source.clone())
+                    }
+                };
+            }
         }
         let app_layer: Layer = app_layer.build()?;
 

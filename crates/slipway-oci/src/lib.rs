@@ -54,6 +54,7 @@ pub mod image;
 pub mod index;
 pub mod manifest;
 pub mod platform;
+mod quote;
 pub mod reference;
 #[cfg(feature = "sbom")]
 pub mod sbom;

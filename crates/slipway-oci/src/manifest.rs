@@ -72,7 +72,10 @@ pub mod annotation {
 #[non_exhaustive]
 pub enum Error {
     /// The bytes are not the JSON document expected.
-    #[error("{what} is not valid JSON at line {line}, column {column}: {message}")]
+    #[error(
+        "{what} is not valid JSON at line {line}, column {column}: {}",
+        crate::quote::excerpt(message)
+    )]
     Json {
         /// What was being decoded (`image manifest`, `image index`, …).
         what: &'static str,
@@ -92,7 +95,7 @@ pub enum Error {
         found: u64,
     },
     /// The media type is not a manifest or index this crate reads.
-    #[error("unsupported manifest media type {media_type:?}")]
+    #[error("unsupported manifest media type {}", crate::quote::quoted(media_type))]
     UnsupportedMediaType {
         /// The media type.
         media_type: String,
@@ -104,7 +107,8 @@ pub enum Error {
     Ambiguous,
     /// A child descriptor's media type does not belong in its parent's flavour.
     #[error(
-        "{parent} ({parent_media_type}) cannot hold {child} entry {position} ({digest}) of media type {child_media_type:?}"
+        "{parent} ({parent_media_type}) cannot hold {child} entry {position} ({digest}) of media type {}",
+        crate::quote::quoted(child_media_type)
     )]
     ChildMediaType {
         /// `index` or `manifest`.

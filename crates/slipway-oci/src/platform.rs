@@ -16,13 +16,20 @@ use serde::{Deserialize, Serialize};
 #[non_exhaustive]
 pub enum Error {
     /// containerd does not support `*` in specifiers.
-    #[error("platform {input:?}: wildcards are not supported")]
+    #[error(
+        "platform {}: wildcards are not supported",
+        crate::quote::quoted(input)
+    )]
     Wildcard {
         /// The rejected text.
         input: String,
     },
     /// A component holds characters outside the allowed set.
-    #[error("platform {input:?}: component {component:?} (number {position}) is invalid: {reason}")]
+    #[error(
+        "platform {}: component {} (number {position}) is invalid: {reason}",
+        crate::quote::quoted(input),
+        crate::quote::quoted(component)
+    )]
     InvalidComponent {
         /// The rejected text.
         input: String,
@@ -34,13 +41,19 @@ pub enum Error {
         reason: &'static str,
     },
     /// A single word that is neither a known OS nor a known architecture.
-    #[error("platform {input:?}: unknown operating system or architecture")]
+    #[error(
+        "platform {}: unknown operating system or architecture",
+        crate::quote::quoted(input)
+    )]
     Unknown {
         /// The rejected text.
         input: String,
     },
     /// More than three components.
-    #[error("platform {input:?}: expected os/arch[/variant], found {components} components")]
+    #[error(
+        "platform {}: expected os/arch[/variant], found {components} components",
+        crate::quote::quoted(input)
+    )]
     TooManyComponents {
         /// The rejected text.
         input: String,

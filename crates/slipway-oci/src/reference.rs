@@ -23,19 +23,26 @@ const NAME_TOTAL_LENGTH_MAX: usize = 255;
 #[non_exhaustive]
 pub enum Error {
     /// The reference is empty (or only a transport prefix).
-    #[error("reference {input:?} is empty")]
+    #[error("reference {} is empty", crate::quote::quoted(input))]
     Empty {
         /// The rejected text.
         input: String,
     },
     /// `oci:` with no directory.
-    #[error("reference {input:?}: the oci: transport needs a directory path")]
+    #[error(
+        "reference {}: the oci: transport needs a directory path",
+        crate::quote::quoted(input)
+    )]
     MissingPath {
         /// The rejected text.
         input: String,
     },
     /// A tag breaks `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`.
-    #[error("reference {input:?}: tag {tag:?} is invalid: {reason}")]
+    #[error(
+        "reference {}: tag {} is invalid: {reason}",
+        crate::quote::quoted(input),
+        crate::quote::quoted(tag)
+    )]
     InvalidTag {
         /// The rejected text.
         input: String,
@@ -45,7 +52,7 @@ pub enum Error {
         reason: &'static str,
     },
     /// The part after `@` is not a valid digest.
-    #[error("reference {input:?}: invalid digest")]
+    #[error("reference {}: invalid digest", crate::quote::quoted(input))]
     InvalidDigest {
         /// The rejected text.
         input: String,
@@ -53,7 +60,11 @@ pub enum Error {
         source: digest::Error,
     },
     /// The registry host (or port) is malformed.
-    #[error("reference {input:?}: registry host {host:?} is invalid: {reason}")]
+    #[error(
+        "reference {}: registry host {} is invalid: {reason}",
+        crate::quote::quoted(input),
+        crate::quote::quoted(host)
+    )]
     InvalidHost {
         /// The rejected text.
         input: String,
@@ -64,7 +75,9 @@ pub enum Error {
     },
     /// A repository path component breaks `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`.
     #[error(
-        "reference {input:?}: repository component {component:?} at column {column} is invalid: {reason}"
+        "reference {}: repository component {} at column {column} is invalid: {reason}",
+        crate::quote::quoted(input),
+        crate::quote::quoted(component)
     )]
     InvalidRepository {
         /// The rejected text.
@@ -77,7 +90,10 @@ pub enum Error {
         reason: &'static str,
     },
     /// Host and repository together exceed 255 characters.
-    #[error("reference {input:?}: repository name is {len} characters long, the limit is 255")]
+    #[error(
+        "reference {}: repository name is {len} characters long, the limit is 255",
+        crate::quote::quoted(input)
+    )]
     NameTooLong {
         /// The rejected text.
         input: String,

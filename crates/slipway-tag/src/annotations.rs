@@ -14,9 +14,14 @@ use crate::version::TagVersion;
 /// PR head for PRs), `created` is `SOURCE_DATE_EPOCH` or else the commit time, so rebuilding a commit
 /// gives identical annotations (metadata-action uses the wall clock). Keys with no value are left out
 /// rather than written empty.
+///
+/// Every value is one line: control characters (a newline in a description from the event payload or
+/// `SLIPWAY_DESCRIPTION`) become spaces ([`crate::text::one_line`]), so no value can forge another
+/// `key=value` line or a workflow command where annotations are printed, nor carry them into an image.
 pub fn annotations(build: &Build, tags: &TagSet) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let mut put = |key: &str, value: Option<String>| {
+        let value = value.map(|v| crate::text::one_line(&v).into_owned());
         if let Some(v) = value.filter(|v| !v.is_empty()) {
             out.insert(format!("org.opencontainers.image.{key}"), v);
         }

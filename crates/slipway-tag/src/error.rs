@@ -2,14 +2,17 @@
 
 use std::path::PathBuf;
 
+use crate::text::{excerpt, quoted};
+
 /// Everything that can go wrong while reading a build's context or computing its tags.
 ///
-/// Rule and flavor errors carry the rule text and the 1-based column of the offending field in it.
+/// Rule and flavor errors carry the rule text and the 1-based column of the offending field in it. Messages
+/// quote at most 200 bytes of any input (then `…` and its length), with control characters escaped.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A `--rule`/`--flavor` entry is not a well-formed list of `key=value` fields.
-    #[error("rule `{rule}`, column {column}: {message}")]
+    #[error("rule `{}`, column {column}: {}", excerpt(rule), excerpt(message))]
     Syntax {
         /// The whole rule or flavor text.
         rule: String,
@@ -19,7 +22,7 @@ pub enum Error {
         message: String,
     },
     /// A field required by the rule's type is missing.
-    #[error("rule `{rule}`: missing `{field}` field")]
+    #[error("rule `{}`: missing `{field}` field", excerpt(rule))]
     MissingField {
         /// The whole rule text.
         rule: String,
@@ -27,7 +30,13 @@ pub enum Error {
         field: &'static str,
     },
     /// A field has a value this rule type does not accept.
-    #[error("rule `{rule}`, column {column}: field `{field}`: invalid value `{value}`: {reason}")]
+    #[error(
+        "rule `{}`, column {column}: field `{}`: invalid value `{}`: {}",
+        excerpt(rule),
+        excerpt(field),
+        excerpt(value),
+        excerpt(reason)
+    )]
     InvalidField {
         /// The whole rule or flavor text.
         rule: String,
@@ -41,7 +50,12 @@ pub enum Error {
         reason: String,
     },
     /// A `{{…}}` expression could not be parsed or evaluated.
-    #[error("rule `{rule}`: field `{field}`: `{template}`, column {column}: {message}")]
+    #[error(
+        "rule `{}`: field `{field}`: `{}`, column {column}: {}",
+        excerpt(rule),
+        excerpt(template),
+        excerpt(message)
+    )]
     Template {
         /// The whole rule text (or `flavor` for flavor prefixes/suffixes).
         rule: String,
@@ -55,7 +69,7 @@ pub enum Error {
         message: String,
     },
     /// A CI or `SLIPWAY_*` variable has a value that cannot be used.
-    #[error("environment variable {variable}={value:?}: {reason}")]
+    #[error("environment variable {variable}={}: {reason}", quoted(value))]
     Env {
         /// The variable name.
         variable: String,

@@ -54,6 +54,7 @@ mod sanitize;
 mod source;
 mod tags;
 mod template;
+pub mod text;
 mod version;
 
 pub use annotations::{TemplateValues, annotations};

@@ -330,7 +330,8 @@ pub struct TagSet {
     pub version: Option<String>,
     /// Whether `latest` (with the flavor's prefix/suffix when `onlatest`) was added.
     pub latest: bool,
-    /// Why some rules produced nothing (not a semver, an older release line, ...), for the user.
+    /// Why some rules produced nothing (not a semver, an older release line, ...), for the user; control
+    /// characters in them are escaped ([`crate::text::escape_control`]).
     pub notes: Vec<String>,
 }
 
@@ -426,6 +427,13 @@ pub fn compute_tags(build: &Build, rules: &[TagRule], flavor: &Flavor) -> Result
             && !set.tags.contains(&latest)
         {
             set.tags.push(latest);
+        }
+    }
+    // Notes quote refs and rule text, which CI variables control: one line each, control characters
+    // escaped, so printing them cannot forge workflow commands.
+    for note in &mut set.notes {
+        if let std::borrow::Cow::Owned(escaped) = crate::text::escape_control(note) {
+            *note = escaped;
         }
     }
     Ok(set)

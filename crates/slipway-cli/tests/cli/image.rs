@@ -557,3 +557,63 @@ fn builds_from_a_registry_base_into_a_registry_with_sbom_referrers() {
     let artifact = skopeo_registry_json(&format!("{repo}@{}", sbom["digest"].as_str().unwrap()));
     assert_eq!(artifact["subject"]["digest"], digest);
 }
+
+/// Errors of `image build` keep their causes: a dangling kodata link says why it cannot be followed, and
+/// a base image that cannot be read says what the store reported.
+#[cfg(unix)]
+#[test]
+fn build_errors_keep_their_causes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let module = tmp.path().join("m");
+    std::fs::create_dir_all(module.join("cmd/k/kodata")).unwrap();
+    std::fs::write(module.join("go.mod"), "module example.com/k\n\ngo 1.21\n").unwrap();
+    std::fs::write(
+        module.join("cmd/k/main.go"),
+        "package main\n\nfunc main() {}\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("gone.txt", module.join("cmd/k/kodata/dangling")).unwrap();
+    let dest = tmp.path().join("out");
+    let out = slipway_with_go()
+        .args(["image", "build", "-C"])
+        .arg(&module)
+        .args(["./cmd/k", "--platform", "linux/amd64", "--to"])
+        .arg(format!("oci:{}:v1", dest.display()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "slipway: kodata link {} -> gone.txt cannot be followed: No such file or directory (os error 2)\n",
+            module.join("cmd/k/kodata/dangling").display()
+        )
+    );
+
+    std::fs::remove_file(module.join("cmd/k/kodata/dangling")).unwrap();
+    // An empty OCI layout: the tag asked for is not in it.
+    let base = tmp.path().join("base");
+    std::fs::create_dir_all(base.join("blobs/sha256")).unwrap();
+    std::fs::write(base.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    std::fs::write(
+        base.join("index.json"),
+        r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#,
+    )
+    .unwrap();
+    let out = slipway_with_go()
+        .args(["image", "build", "-C"])
+        .arg(&module)
+        .args(["./cmd/k", "--platform", "linux/amd64", "--base"])
+        .arg(format!("oci:{}:missing", base.display()))
+        .arg("--to")
+        .arg(format!("oci:{}:v1", dest.display()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let prefix = format!("slipway: base image oci:{}:missing: ", base.display());
+    assert!(
+        err.starts_with(&prefix) && err.contains("not found"),
+        "the store's reason is printed: {err}"
+    );
+}

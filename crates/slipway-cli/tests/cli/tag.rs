@@ -176,6 +176,109 @@ fn annotations_and_json() {
     assert_eq!(json["build"]["event"], "tag");
 }
 
+/// Values from CI variables never forge lines: annotations are one line each, image names with control
+/// characters are refused, and `--github-output` writes delimited entries the values cannot end early.
+#[test]
+fn hostile_values_do_not_forge_output_lines() {
+    let (dir, head) = repo();
+    let forged = "An API\n::add-mask::x\norg.opencontainers.image.version=9.9.9\r\n";
+    let out = tag(
+        dir.path(),
+        &["--annotations"],
+        &[
+            ("SLIPWAY_DESCRIPTION", forged),
+            ("SLIPWAY_TITLE", "api\u{1b}]0;t\u{7}"),
+        ],
+    );
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "org.opencontainers.image.created=2024-05-06T07:08:09Z\n\
+             org.opencontainers.image.description=An API ::add-mask::x org.opencontainers.image.version=9.9.9\n\
+             org.opencontainers.image.revision={head}\n\
+             org.opencontainers.image.title=api ]0;t\n\
+             org.opencontainers.image.version=v1.2.1\n"
+        )
+    );
+
+    let out = tag(
+        dir.path(),
+        &["--image", "registry.example/api\n::error::x"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "slipway: --image \"registry.example/api\\n::error::x\": an image name cannot hold control characters\n"
+    );
+
+    let output = dir.path().join("github-output");
+    std::fs::write(&output, "earlier=1\n").unwrap();
+    let out = tag(
+        dir.path(),
+        &["--github-output", "--image", "registry.example/api"],
+        &[
+            ("GITHUB_OUTPUT", output.to_str().unwrap()),
+            // A value holding a would-be delimiter line and a would-be entry.
+            ("SLIPWAY_DESCRIPTION", "x\nEOF\ntags=evil"),
+        ],
+    );
+    assert_eq!(stdout(&out), "registry.example/api:v1.2.1\n");
+    let text = std::fs::read_to_string(&output).unwrap();
+    let entries = parse_github_output(&text);
+    let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["earlier", "tags", "version", "annotations", "json"]);
+    assert_eq!(entries[1].1, "registry.example/api:v1.2.1");
+    assert_eq!(entries[2].1, "v1.2.1");
+    assert!(
+        entries[3]
+            .1
+            .lines()
+            .any(|l| l == "org.opencontainers.image.description=x EOF tags=evil"),
+        "{}",
+        entries[3].1
+    );
+    let json: serde_json::Value = serde_json::from_str(&entries[4].1).unwrap();
+    assert_eq!(
+        json["tags"],
+        serde_json::json!(["registry.example/api:v1.2.1"])
+    );
+    // Two runs use different delimiters.
+    let first = text.lines().nth(1).unwrap().to_owned();
+    tag(
+        dir.path(),
+        &["--github-output"],
+        &[("GITHUB_OUTPUT", output.to_str().unwrap())],
+    );
+    let again = std::fs::read_to_string(&output).unwrap();
+    let second = again
+        .lines()
+        .find(|l| l.starts_with("tags<<") && *l != first)
+        .map(str::to_owned);
+    assert!(second.is_some(), "{again}");
+}
+
+/// Reads `$GITHUB_OUTPUT` the way the runner does: `name=value` lines and `name<<DELIMITER` heredocs.
+fn parse_github_output(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if let Some((name, delimiter)) = line.split_once("<<") {
+            let mut value = Vec::new();
+            for l in lines.by_ref() {
+                if l == delimiter {
+                    break;
+                }
+                value.push(l);
+            }
+            out.push((name.to_owned(), value.join("\n")));
+        } else if let Some((name, value)) = line.split_once('=') {
+            out.push((name.to_owned(), value.to_owned()));
+        }
+    }
+    out
+}
+
 #[test]
 fn bad_rule_names_rule_and_field() {
     let (dir, _) = repo();

@@ -8,7 +8,7 @@
 //! function index and the counters — each a ULEB128 number or a raw u32, depending on the flavor.
 
 use super::Error;
-use super::reader::Reader;
+use super::reader::{Reader, Stream};
 
 const COUNTER_MAGIC: [u8; 4] = *b"\0cwm";
 const COUNTER_FILE_VERSION: u32 = 1;
@@ -91,6 +91,59 @@ impl Segment {
     }
 }
 
+/// The most bytes a counter segment's string table and args table may take together. They hold the
+/// program's arguments (`argv`), which the kernel already bounds far lower (`ARG_MAX`).
+pub const MAX_SEGMENT_STRINGS: usize = 64 << 20;
+
+/// What a counter-data file's header and footer say.
+pub(crate) struct Header {
+    pub(crate) meta_hash: [u8; 16],
+    pub(crate) flavor: CounterFlavor,
+    pub(crate) declared_segments: u32,
+}
+
+/// Receives a counter-data file's contents as they are decoded, one function at a time.
+pub(crate) trait Visit {
+    /// A segment starts, with its args table.
+    fn segment(&mut self, args: Vec<(String, String)>) -> Result<(), Error>;
+    /// How many counters the function `(package, func)` may have (a record declaring more is an error,
+    /// raised before they are read), or `None` to skip its counters unread into memory.
+    fn limit(&mut self, package: u32, func: u32) -> Option<usize>;
+    /// A function's counters.
+    fn func(&mut self, counters: FuncCounters<'_>) -> Result<(), Error>;
+    /// A function whose counters were skipped (see [`Visit::limit`]); `count` is how many it had.
+    fn skipped(&mut self, package: u32, func: u32, count: usize);
+}
+
+/// Collects everything into a [`CounterFile`]'s segments.
+struct Collect(Vec<Segment>);
+
+impl Visit for Collect {
+    fn segment(&mut self, args: Vec<(String, String)>) -> Result<(), Error> {
+        self.0.push(Segment {
+            args,
+            ..Segment::default()
+        });
+        Ok(())
+    }
+
+    fn limit(&mut self, _: u32, _: u32) -> Option<usize> {
+        Some(usize::MAX)
+    }
+
+    fn func(&mut self, fc: FuncCounters<'_>) -> Result<(), Error> {
+        if let Some(seg) = self.0.last_mut() {
+            let first = seg.counters.len();
+            seg.counters.extend_from_slice(fc.counters);
+            seg.funcs
+                .push((fc.package, fc.func, first..seg.counters.len()));
+        }
+        Ok(())
+    }
+
+    fn skipped(&mut self, _: u32, _: u32, _: usize) {}
+}
+
 impl CounterFile {
     /// Decodes every segment of a counter-data file; `file` names it in errors.
     ///
@@ -111,105 +164,140 @@ impl CounterFile {
         bytes: &[u8],
         max_segments: usize,
     ) -> Result<CounterFile, Error> {
-        let mut r = Reader::new(file, bytes, 0);
-        let magic: [u8; 4] = r.array("header magic")?;
-        if magic != COUNTER_MAGIC {
-            return Err(Error::BadMagic {
-                file: file.to_owned(),
-                offset: 0,
-                message: "invalid magic string: not a counter data file",
-            });
-        }
-        let version = r.u32("header version")?;
-        if version > COUNTER_FILE_VERSION {
-            return Err(Error::UnsupportedVersion {
-                file: file.to_owned(),
-                offset: 4,
-                message: format!(
-                    "version data incompatibility: reader is {COUNTER_FILE_VERSION} data is {version}"
-                ),
-            });
-        }
-        let meta_hash = r.array("header meta-data hash")?;
-        let flavor_at = r.offset();
-        let flavor_byte = r.u8("header counter flavor")?;
-        let big_endian = r.u8("header big-endian flag")? != 0;
-        r.bytes(6, "header padding")?;
-        debug_assert_eq!(r.pos(), HEADER_SIZE);
-
-        // The footer at the end of the file holds the segment count.
-        let Some(footer_at) = bytes.len().checked_sub(FOOTER_SIZE) else {
-            return Err(r.truncated("footer", FOOTER_SIZE));
-        };
-        let mut f = Reader::new(file, &bytes[footer_at..], footer_at);
-        let footer_magic: [u8; 4] = f.array("footer magic")?;
-        if footer_magic != COUNTER_MAGIC {
-            return Err(Error::BadMagic {
-                file: file.to_owned(),
-                offset: footer_at,
-                message: "invalid magic string (not a counter data file)",
-            });
-        }
-        f.bytes(4, "footer padding")?;
-        let declared_segments = f.u32("footer segment count")?;
-        if declared_segments == 0 {
-            return Err(f.malformed(
-                footer_at + 8,
-                "footer segment count",
-                "invalid counter data file (no segments)".to_owned(),
-            ));
-        }
-        let flavor = match flavor_byte {
-            1 => CounterFlavor::Raw,
-            2 => CounterFlavor::Uleb128,
-            other => {
-                return Err(r.malformed(
-                    flavor_at,
-                    "header counter flavor",
-                    format!("unknown counter flavor {other}"),
-                ));
-            }
-        };
-
-        let wanted = max_segments.min(declared_segments as usize);
-        let mut segments = Vec::with_capacity(wanted.min(16));
-        for k in 0..wanted {
-            if k > 0 {
-                r.bytes(FOOTER_SIZE, "segment footer")?;
-            }
-            segments.push(read_segment(&mut r, flavor, big_endian)?);
-        }
+        let mut stream = Stream::new(file, std::io::Cursor::new(bytes), bytes.len());
+        let mut collect = Collect(Vec::new());
+        let header = visit(&mut stream, max_segments, &mut collect)?;
         Ok(CounterFile {
-            meta_hash,
-            flavor,
-            segments,
-            declared_segments,
+            meta_hash: header.meta_hash,
+            flavor: header.flavor,
+            segments: collect.0,
+            declared_segments: header.declared_segments,
         })
     }
 }
 
-fn read_segment(
-    r: &mut Reader<'_>,
+/// Decodes at most `max_segments` segments of the counter-data file `r` reads, handing each function to
+/// `v` as it is read: memory holds one function's counters (at most what `v` allows) and one segment's
+/// string tables (at most [`MAX_SEGMENT_STRINGS`]), whatever the file's size.
+pub(crate) fn visit<R: std::io::Read + std::io::Seek>(
+    r: &mut Stream<'_, R>,
+    max_segments: usize,
+    v: &mut impl Visit,
+) -> Result<Header, Error> {
+    let file = r.file();
+    let magic: [u8; 4] = r.array("header magic")?;
+    if magic != COUNTER_MAGIC {
+        return Err(Error::BadMagic {
+            file: file.to_owned(),
+            offset: 0,
+            message: "invalid magic string: not a counter data file",
+        });
+    }
+    let version = r.u32("header version")?;
+    if version > COUNTER_FILE_VERSION {
+        return Err(Error::UnsupportedVersion {
+            file: file.to_owned(),
+            offset: 4,
+            message: format!(
+                "version data incompatibility: reader is {COUNTER_FILE_VERSION} data is {version}"
+            ),
+        });
+    }
+    let meta_hash = r.array("header meta-data hash")?;
+    let flavor_at = r.offset();
+    let flavor_byte = r.u8("header counter flavor")?;
+    let big_endian = r.u8("header big-endian flag")? != 0;
+    r.array::<6>("header padding")?;
+    debug_assert_eq!(r.offset(), HEADER_SIZE);
+
+    // The footer at the end of the file holds the segment count.
+    let Some(footer_at) = r.len().checked_sub(FOOTER_SIZE) else {
+        return Err(r.truncated("footer", FOOTER_SIZE));
+    };
+    r.seek(footer_at)?;
+    let footer_magic: [u8; 4] = r.array("footer magic")?;
+    if footer_magic != COUNTER_MAGIC {
+        return Err(Error::BadMagic {
+            file: file.to_owned(),
+            offset: footer_at,
+            message: "invalid magic string (not a counter data file)",
+        });
+    }
+    r.array::<4>("footer padding")?;
+    let declared_segments = r.u32("footer segment count")?;
+    if declared_segments == 0 {
+        return Err(r.malformed(
+            footer_at + 8,
+            "footer segment count",
+            "invalid counter data file (no segments)".to_owned(),
+        ));
+    }
+    let flavor = match flavor_byte {
+        1 => CounterFlavor::Raw,
+        2 => CounterFlavor::Uleb128,
+        other => {
+            return Err(r.malformed(
+                flavor_at,
+                "header counter flavor",
+                format!("unknown counter flavor {other}"),
+            ));
+        }
+    };
+    r.seek(HEADER_SIZE)?;
+
+    let wanted = max_segments.min(declared_segments as usize);
+    let mut buf = Vec::new();
+    for k in 0..wanted {
+        if k > 0 {
+            r.array::<FOOTER_SIZE>("segment footer")?;
+        }
+        read_segment(r, flavor, big_endian, v, &mut buf)?;
+    }
+    Ok(Header {
+        meta_hash,
+        flavor,
+        declared_segments,
+    })
+}
+
+fn read_segment<R: std::io::Read + std::io::Seek>(
+    r: &mut Stream<'_, R>,
     flavor: CounterFlavor,
     big_endian: bool,
-) -> Result<Segment, Error> {
+    v: &mut impl Visit,
+    buf: &mut Vec<u32>,
+) -> Result<(), Error> {
     let entries_at = r.offset();
     let fcn_entries = r.u64("segment function count")?;
+    let strtab_at = r.offset();
     let strtab_len = r.u32("segment string table length")? as usize;
     let args_len = r.u32("segment args length")? as usize;
     let table_at = r.offset();
-    let table = r.bytes(strtab_len, "segment string table")?;
-    let strings = Reader::new(r.file(), table, table_at).string_table("segment string table")?;
+    let table = r.bytes(
+        strtab_len,
+        MAX_SEGMENT_STRINGS,
+        strtab_at,
+        "segment string table",
+    )?;
+    let strings = Reader::new(r.file(), &table, table_at).string_table("segment string table")?;
+    drop(table);
     let args_at = r.offset();
-    let args_bytes = r.bytes(args_len, "segment args table")?;
-    let args = read_args(&mut Reader::new(r.file(), args_bytes, args_at), &strings)?;
+    let args_bytes = r.bytes(
+        args_len,
+        MAX_SEGMENT_STRINGS.saturating_sub(strtab_len),
+        strtab_at + 4,
+        "segment args table",
+    )?;
+    let args = read_args(&mut Reader::new(r.file(), &args_bytes, args_at), &strings)?;
+    drop((args_bytes, strings));
+    v.segment(args)?;
     // Go pads to a multiple of four of the file offset, not of the segment's.
     let rem = r.offset() % 4;
     if rem != 0 {
-        r.bytes(4 - rem, "segment padding")?;
+        r.skip(4 - rem, "segment padding")?;
     }
 
-    // Every function takes at least three bytes: bound the reservation by what is left.
+    // Every function takes at least three bytes: a count the file cannot hold is refused up front.
     let min_size = match flavor {
         CounterFlavor::Raw => 12,
         CounterFlavor::Uleb128 => 3,
@@ -225,27 +313,22 @@ fn read_segment(
             ),
         ));
     }
-    let mut seg = Segment {
-        args,
-        funcs: Vec::with_capacity(fcn_entries),
-        counters: Vec::with_capacity(r.remaining().min(1 << 20)),
-    };
-    let read = |r: &mut Reader<'_>, field: &'static str| -> Result<u32, Error> {
+    let read = |r: &mut Stream<'_, R>, field: &'static str| -> Result<u32, Error> {
         match flavor {
             CounterFlavor::Uleb128 => r.uleb128_u32(field),
             CounterFlavor::Raw if big_endian => Ok(u32::from_be_bytes(r.array(field)?)),
             CounterFlavor::Raw => r.u32(field),
         }
     };
+    let per = match flavor {
+        CounterFlavor::Raw => 4,
+        CounterFlavor::Uleb128 => 1,
+    };
     for _ in 0..fcn_entries {
         let nc_at = r.offset();
         let nc = read(r, "function counter count")? as usize;
         let package = read(r, "function package index")?;
         let func = read(r, "function index")?;
-        let per = match flavor {
-            CounterFlavor::Raw => 4,
-            CounterFlavor::Uleb128 => 1,
-        };
         if nc > r.remaining() / per {
             return Err(r.malformed(
                 nc_at,
@@ -256,13 +339,36 @@ fn read_segment(
                 ),
             ));
         }
-        let first = seg.counters.len();
-        for _ in 0..nc {
-            seg.counters.push(read(r, "counter")?);
+        match v.limit(package, func) {
+            Some(limit) if nc > limit => {
+                return Err(r.malformed(
+                    nc_at,
+                    "function counter count",
+                    format!(
+                        "{nc} counters for package {package} function {func}, which has {limit} units in the meta-data file"
+                    ),
+                ));
+            }
+            Some(_) => {
+                buf.clear();
+                for _ in 0..nc {
+                    buf.push(read(r, "counter")?);
+                }
+                v.func(FuncCounters {
+                    package,
+                    func,
+                    counters: buf,
+                })?;
+            }
+            None => {
+                for _ in 0..nc {
+                    read(r, "counter")?;
+                }
+                v.skipped(package, func, nc);
+            }
         }
-        seg.funcs.push((package, func, first..seg.counters.len()));
     }
-    Ok(seg)
+    Ok(())
 }
 
 /// The args table: ULEB128 count, then key and value string indices per entry.

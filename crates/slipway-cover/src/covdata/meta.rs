@@ -20,6 +20,42 @@ const META_FILE_VERSION: u32 = 1;
 const META_FILE_HEADER_SIZE: usize = 56;
 const PACKAGE_HEADER_SIZE: usize = 44;
 
+/// Where the header's total length field ends: the bytes [`declared_length`] needs.
+pub(crate) const TOTAL_LENGTH_END: usize = 16;
+
+/// The total length a meta-data file's header declares, checking the magic and version first (with
+/// [`MetaFile::decode`]'s errors); `None` when `head` is too short to hold it.
+pub(crate) fn declared_length(file: &str, head: &[u8]) -> Result<Option<u64>, Error> {
+    if head.len() < TOTAL_LENGTH_END {
+        return Ok(None);
+    }
+    let mut r = Reader::new(file, head, 0);
+    check_magic_and_version(file, &mut r)?;
+    r.u64("header total length").map(Some)
+}
+
+fn check_magic_and_version(file: &str, r: &mut Reader<'_>) -> Result<(), Error> {
+    let magic: [u8; 4] = r.array("header magic")?;
+    if magic != META_MAGIC {
+        return Err(Error::BadMagic {
+            file: file.to_owned(),
+            offset: 0,
+            message: "invalid meta-data file magic string",
+        });
+    }
+    let version = r.u32("header version")?;
+    if version > META_FILE_VERSION {
+        return Err(Error::UnsupportedVersion {
+            file: file.to_owned(),
+            offset: 4,
+            message: format!(
+                "meta-data file with an unknown version {version} (expected {META_FILE_VERSION})"
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// How counters were kept (`-covermode`), as recorded in a meta-data file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CounterMode {
@@ -229,24 +265,7 @@ impl MetaFile {
     /// each with the byte offset and field.
     pub fn decode(file: &str, bytes: &[u8]) -> Result<MetaFile, Error> {
         let mut r = Reader::new(file, bytes, 0);
-        let magic: [u8; 4] = r.array("header magic")?;
-        if magic != META_MAGIC {
-            return Err(Error::BadMagic {
-                file: file.to_owned(),
-                offset: 0,
-                message: "invalid meta-data file magic string",
-            });
-        }
-        let version = r.u32("header version")?;
-        if version > META_FILE_VERSION {
-            return Err(Error::UnsupportedVersion {
-                file: file.to_owned(),
-                offset: 4,
-                message: format!(
-                    "meta-data file with an unknown version {version} (expected {META_FILE_VERSION})"
-                ),
-            });
-        }
+        check_magic_and_version(file, &mut r)?;
         let total_length = r.u64("header total length")?;
         let entries_at = r.offset();
         let entries = r.u64("header package count")?;

@@ -12,7 +12,11 @@
 //!   `intersect` write.
 //!
 //! Decoding never panics and never allocates from a length field more than the file could hold; errors
-//! name the file, the byte offset and the field.
+//! name the file, the byte offset and the field. [`read_dirs`] reads counter-data files piece by piece,
+//! one function at a time: a function record may hold at most as many counters as the meta-data file
+//! declares units for it, a segment's string tables at most [`MAX_SEGMENT_STRINGS`] bytes, and a
+//! meta-data file must be as long as its header declares; so memory follows what the meta-data declares,
+//! not the size of the files.
 //!
 //! ```
 //! use slipway_cover::covdata::{self, ModePolicy, ReadOptions};
@@ -34,11 +38,12 @@ mod meta;
 mod pods;
 mod reader;
 
+use reader::Stream;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::io::Write;
 
-pub use counter::{CounterFile, CounterFlavor, FuncCounters, Segment};
+pub use counter::{CounterFile, CounterFlavor, FuncCounters, MAX_SEGMENT_STRINGS, Segment};
 pub use meta::{CounterGranularity, CounterMode, FuncMeta, MetaFile, PackageMeta, Unit};
 pub use pods::{Pod, PodCounterFile, collect_pods};
 
@@ -180,7 +185,11 @@ pub enum Error {
         mode: CounterMode,
     },
     /// A `-pkg` pattern is not usable.
-    #[error("bad package pattern {pattern:?}: {message}")]
+    #[error(
+        "bad package pattern {}: {}",
+        crate::quote::quoted(pattern),
+        crate::quote::excerpt(message)
+    )]
     BadPattern {
         /// The pattern.
         pattern: String,
@@ -399,28 +408,31 @@ pub fn read_dirs<S: AsRef<str>>(dirs: &[S], options: &ReadOptions) -> Result<Cov
     }
     let mut state = MergeState::default();
     for pod in &pods {
-        let meta = read_file(&pod.meta_file, &pod.meta_path)?;
-        let mut counter_bytes = Vec::with_capacity(pod.counter_files.len());
-        for cf in &pod.counter_files {
-            counter_bytes.push(read_file(&cf.name, &cf.path)?);
-        }
-        let pod = PodBytes {
-            meta_file: &pod.meta_file,
-            meta: &meta,
-            counter_files: pod
-                .counter_files
-                .iter()
-                .zip(&counter_bytes)
-                .map(|(cf, bytes)| CounterBytes {
-                    name: &cf.name,
-                    origin: cf.origin,
-                    bytes,
-                })
-                .collect(),
-        };
-        data.add_pod(&pod, options, &mut state)?;
+        let meta = read_meta_file(&pod.meta_file, &pod.meta_path)?;
+        let counter_files: Vec<_> = pod
+            .counter_files
+            .iter()
+            .map(|cf| CounterSource {
+                name: &cf.name,
+                origin: cf.origin,
+                data: CounterData::Path(&cf.path),
+            })
+            .collect();
+        data.add_pod(&pod.meta_file, &meta, &counter_files, options, &mut state)?;
     }
     Ok(data)
+}
+
+/// A counter-data file to merge: in memory, or on disk (read piece by piece).
+struct CounterSource<'a> {
+    name: &'a str,
+    origin: usize,
+    data: CounterData<'a>,
+}
+
+enum CounterData<'a> {
+    Bytes(&'a [u8]),
+    Path(&'a std::path::Path),
 }
 
 /// A pod already in memory: a meta-data file and its counter-data files (see [`read_pods`]).
@@ -458,7 +470,16 @@ pub fn read_pods(pods: &[PodBytes<'_>], options: &ReadOptions) -> Result<CovData
     }
     let mut state = MergeState::default();
     for pod in pods {
-        data.add_pod(pod, options, &mut state)?;
+        let counter_files: Vec<_> = pod
+            .counter_files
+            .iter()
+            .map(|cf| CounterSource {
+                name: cf.name,
+                origin: cf.origin,
+                data: CounterData::Bytes(cf.bytes),
+            })
+            .collect();
+        data.add_pod(pod.meta_file, pod.meta, &counter_files, options, &mut state)?;
     }
     Ok(data)
 }
@@ -506,11 +527,48 @@ impl MergeState {
 /// Counters of one pod per package and function (`None`: no counter file had the function).
 type PodCounters = Vec<Vec<Option<Vec<u32>>>>;
 
-fn read_file(name: &str, path: &std::path::Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|error| Error::Io {
+/// Reads a meta-data file whose header's total length is its size: a header declaring another length
+/// is refused before the rest is read, so memory follows what the meta-data declares and the file holds.
+fn read_meta_file(name: &str, path: &std::path::Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let io = |error| Error::Io {
         file: name.to_owned(),
         error,
-    })
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    let mut head = Vec::with_capacity(meta::TOTAL_LENGTH_END);
+    (&file)
+        .take(meta::TOTAL_LENGTH_END as u64)
+        .read_to_end(&mut head)
+        .map_err(io)?;
+    let Some(declared) = meta::declared_length(name, &head)? else {
+        // Too short to declare a length: the decoder names what is missing.
+        return Ok(head);
+    };
+    if declared != len {
+        return Err(Error::Malformed {
+            file: name.to_owned(),
+            offset: 8,
+            field: "header total length",
+            message: format!("{declared} bytes declared, but the file has {len}"),
+        });
+    }
+    // The rest, as much as the header declares and no more (the file may grow while it is read); a
+    // length the process cannot hold is an error, not an abort.
+    let mut bytes = head;
+    let rest = usize::try_from(len)
+        .ok()
+        .and_then(|len| len.checked_sub(bytes.len()))
+        .ok_or_else(|| io(std::io::Error::from(std::io::ErrorKind::OutOfMemory)))?;
+    bytes
+        .try_reserve_exact(rest)
+        .map_err(|_| io(std::io::Error::from(std::io::ErrorKind::OutOfMemory)))?;
+    (&file)
+        .take(rest as u64)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    Ok(bytes)
 }
 
 /// Go's `SaturatingAdd` on `uint32` counters.
@@ -524,15 +582,17 @@ fn saturating_add(a: u32, b: u32, overflow: &mut bool) -> u32 {
 impl CovData {
     fn add_pod(
         &mut self,
-        pod: &PodBytes<'_>,
+        meta_file: &str,
+        meta: &[u8],
+        counter_files: &[CounterSource<'_>],
         options: &ReadOptions,
         state: &mut MergeState,
     ) -> Result<()> {
-        let meta = MetaFile::decode(pod.meta_file, pod.meta)?;
-        state.check_mode(pod.meta_file, &meta, options.policy)?;
+        let meta = MetaFile::decode(meta_file, meta)?;
+        state.check_mode(meta_file, &meta, options.policy)?;
         // Go's formatter keeps the mode of the first meta-data file it sees.
         let format_mode = *self.mode.get_or_insert(meta.mode);
-        let counters = self.pod_counters(pod, &meta, options, state)?;
+        let counters = self.pod_counters(counter_files, &meta, options, state)?;
 
         for (pkg_index, pkg) in meta.packages.iter().enumerate() {
             if let Some(filter) = &options.packages
@@ -550,7 +610,7 @@ impl CovData {
                     && c.len() < func.units.len()
                 {
                     return Err(Error::MissingCounters {
-                        file: pod.meta_file.to_owned(),
+                        file: meta_file.to_owned(),
                         package: pkg.path.clone(),
                         func: func_index,
                         name: func.name.to_owned(),
@@ -567,12 +627,11 @@ impl CovData {
     /// The counters of a pod's counter-data files, merged (or subtracted, intersected) per function.
     fn pod_counters(
         &mut self,
-        pod: &PodBytes<'_>,
+        counter_files: &[CounterSource<'_>],
         meta: &MetaFile,
         options: &ReadOptions,
         state: &mut MergeState,
     ) -> Result<PodCounters> {
-        let merge_set = state.mode == Some(CounterMode::Set);
         // counters[package][func]; one slot past the last function because Go accepts that index.
         let mut counters: PodCounters = meta
             .packages
@@ -586,8 +645,7 @@ impl CovData {
         // pods, as Go keeps it) and the functions a later directory had counters for.
         let mut seen = (options.operation == Operation::Intersect).then(|| unseen(&counters));
         let max_segments = if options.all_segments { usize::MAX } else { 1 };
-        for cf in &pod.counter_files {
-            let file = CounterFile::decode_segments(cf.name, cf.bytes, max_segments)?;
+        for cf in counter_files {
             if options.operation != Operation::Merge && state.dir != Some(cf.origin) {
                 if cf.origin == 0 {
                     seen = None;
@@ -599,63 +657,36 @@ impl CovData {
                 }
                 state.dir = Some(cf.origin);
             }
-            let combine = options.operation == Operation::Merge || state.dir == Some(0);
-            let mut overflow = false;
-            for fc in file.segments.iter().flat_map(Segment::funcs) {
-                let Some(slot) = counters
-                    .get_mut(fc.package as usize)
-                    .and_then(|p| p.get_mut(fc.func as usize))
-                else {
-                    let nf = meta
-                        .packages
-                        .get(fc.package as usize)
-                        .map_or(0, PackageMeta::func_count);
-                    self.warnings.push(format!(
-                        "func payload inconsistency: id [p={},f={}] nf={nf} len(ctrs)={} in VisitFuncCounterData, ignored",
-                        fc.package,
-                        fc.func,
-                        fc.counters.len()
-                    ));
-                    continue;
-                };
-                if combine {
-                    let dst = slot.get_or_insert_with(Vec::new);
-                    if dst.len() < fc.counters.len() {
-                        dst.resize(fc.counters.len(), 0);
-                    }
-                    if dst.len() != fc.counters.len() {
-                        return Err(Error::CounterCount {
-                            file: cf.name.to_owned(),
-                            package: fc.package,
-                            func: fc.func,
-                            dst: dst.len(),
-                            src: fc.counters.len(),
-                        });
-                    }
-                    for (d, &s) in dst.iter_mut().zip(fc.counters) {
-                        *d = if merge_set {
-                            u32::from(s != 0 || *d != 0)
-                        } else {
-                            saturating_add(*d, s, &mut overflow)
-                        };
-                    }
-                } else if let Some(dst) = slot {
-                    let subtract = options.operation == Operation::Subtract;
-                    for (d, &s) in dst.iter_mut().zip(fc.counters) {
-                        if (s != 0) == subtract {
-                            *d = 0;
-                        }
-                    }
-                    if let Some(flag) = seen
-                        .as_mut()
-                        .and_then(|seen| seen.get_mut(fc.package as usize))
-                        .and_then(|p| p.get_mut(fc.func as usize))
-                    {
-                        *flag = true;
-                    }
+            let mut merge = MergeFile {
+                file: cf.name,
+                meta,
+                counters: &mut counters,
+                seen: seen.as_mut(),
+                combine: options.operation == Operation::Merge || state.dir == Some(0),
+                operation: options.operation,
+                merge_set: state.mode == Some(CounterMode::Set),
+                overflow: false,
+                warnings: &mut self.warnings,
+            };
+            match cf.data {
+                CounterData::Bytes(bytes) => {
+                    let cursor = std::io::Cursor::new(bytes);
+                    let mut stream = Stream::new(cf.name, cursor, bytes.len());
+                    counter::visit(&mut stream, max_segments, &mut merge)?;
+                }
+                CounterData::Path(path) => {
+                    let io = |error| Error::Io {
+                        file: cf.name.to_owned(),
+                        error,
+                    };
+                    let file = std::fs::File::open(path).map_err(io)?;
+                    let len = file.metadata().map_err(io)?.len();
+                    let len = usize::try_from(len).unwrap_or(usize::MAX);
+                    let mut stream = Stream::new(cf.name, std::io::BufReader::new(file), len);
+                    counter::visit(&mut stream, max_segments, &mut merge)?;
                 }
             }
-            if overflow {
+            if merge.overflow {
                 self.warnings
                     .push("uint32 overflow during counter merge".to_owned());
             }
@@ -881,6 +912,99 @@ fn percent(covered: u64, total: u64) -> f64 {
     #[allow(clippy::cast_precision_loss)]
     let (c, t) = (covered as f64, total.max(1) as f64);
     100.0 * c / t
+}
+
+/// Merges (or subtracts, intersects) one counter-data file's functions into a pod's counters as the
+/// file is read.
+struct MergeFile<'a> {
+    file: &'a str,
+    meta: &'a MetaFile,
+    counters: &'a mut PodCounters,
+    seen: Option<&'a mut Vec<Vec<bool>>>,
+    /// Add the counters (merge, or the first directory of subtract/intersect).
+    combine: bool,
+    operation: Operation,
+    merge_set: bool,
+    overflow: bool,
+    warnings: &'a mut Vec<String>,
+}
+
+impl counter::Visit for MergeFile<'_> {
+    fn segment(&mut self, _: Vec<(String, String)>) -> Result<()> {
+        Ok(())
+    }
+
+    /// A function of the meta-data file may have as many counters as it has units (more would be read
+    /// into memory the meta-data does not account for); others (Go warns and ignores them, and accepts
+    /// the index one past the last function silently) are skipped.
+    fn limit(&mut self, package: u32, func: u32) -> Option<usize> {
+        let pkg = self.meta.packages.get(package as usize)?;
+        pkg.func(func as usize).map(|f| f.units.len())
+    }
+
+    fn skipped(&mut self, package: u32, func: u32, count: usize) {
+        let in_range = self
+            .counters
+            .get(package as usize)
+            .is_some_and(|p| (func as usize) < p.len());
+        if !in_range {
+            let nf = self
+                .meta
+                .packages
+                .get(package as usize)
+                .map_or(0, PackageMeta::func_count);
+            self.warnings.push(format!(
+                "func payload inconsistency: id [p={package},f={func}] nf={nf} len(ctrs)={count} in VisitFuncCounterData, ignored"
+            ));
+        }
+    }
+
+    fn func(&mut self, fc: FuncCounters<'_>) -> Result<()> {
+        let Some(slot) = self
+            .counters
+            .get_mut(fc.package as usize)
+            .and_then(|p| p.get_mut(fc.func as usize))
+        else {
+            return Ok(());
+        };
+        if self.combine {
+            let dst = slot.get_or_insert_with(Vec::new);
+            if dst.len() < fc.counters.len() {
+                dst.resize(fc.counters.len(), 0);
+            }
+            if dst.len() != fc.counters.len() {
+                return Err(Error::CounterCount {
+                    file: self.file.to_owned(),
+                    package: fc.package,
+                    func: fc.func,
+                    dst: dst.len(),
+                    src: fc.counters.len(),
+                });
+            }
+            for (d, &s) in dst.iter_mut().zip(fc.counters) {
+                *d = if self.merge_set {
+                    u32::from(s != 0 || *d != 0)
+                } else {
+                    saturating_add(*d, s, &mut self.overflow)
+                };
+            }
+        } else if let Some(dst) = slot {
+            for (d, &s) in dst.iter_mut().zip(fc.counters) {
+                if (s != 0) == (self.operation == Operation::Subtract) {
+                    *d = 0;
+                }
+            }
+            if let Some(flag) = self
+                .seen
+                .as_mut()
+                .and_then(|seen| seen.get_mut(fc.package as usize))
+                .and_then(|p| p.get_mut(fc.func as usize))
+            {
+                *flag = true;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Drops the counters of functions not marked in `seen` (Go's `pruneCounters`).

@@ -21,11 +21,6 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// The file named in errors.
-    pub(crate) fn file(&self) -> &'a str {
-        self.file
-    }
-
     /// The file offset of the first byte.
     pub(crate) fn base_offset(&self) -> usize {
         self.base
@@ -158,5 +153,166 @@ impl<'a> Reader<'a> {
             });
         }
         Ok(strings)
+    }
+}
+
+/// A cursor over a file read piece by piece (or over bytes in memory, through `io::Cursor`): the same
+/// errors as [`Reader`], and no read goes past the file's length or allocates more than the caller's
+/// bound, so a huge (or sparse) file costs only what is actually decoded.
+pub(crate) struct Stream<'a, R> {
+    file: &'a str,
+    inner: R,
+    len: usize,
+    pos: usize,
+}
+
+impl<'a, R: std::io::Read + std::io::Seek> Stream<'a, R> {
+    /// `inner` positioned at its start, `len` bytes long.
+    pub(crate) fn new(file: &'a str, inner: R, len: usize) -> Self {
+        Stream {
+            file,
+            inner,
+            len,
+            pos: 0,
+        }
+    }
+
+    /// The file named in errors.
+    pub(crate) fn file(&self) -> &'a str {
+        self.file
+    }
+
+    /// The file's length.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The file offset of the next byte.
+    pub(crate) fn offset(&self) -> usize {
+        self.pos
+    }
+
+    pub(crate) fn remaining(&self) -> usize {
+        self.len - self.pos
+    }
+
+    fn io(&self, error: std::io::Error) -> Error {
+        Error::Io {
+            file: self.file.to_owned(),
+            error,
+        }
+    }
+
+    /// Moves to file offset `pos` (at most the length).
+    pub(crate) fn seek(&mut self, pos: usize) -> Result<(), Error> {
+        let pos = pos.min(self.len);
+        self.inner
+            .seek(std::io::SeekFrom::Start(pos as u64))
+            .map_err(|e| self.io(e))?;
+        self.pos = pos;
+        Ok(())
+    }
+
+    pub(crate) fn truncated(&self, field: &'static str, need: usize) -> Error {
+        Error::Truncated {
+            file: self.file.to_owned(),
+            offset: self.offset(),
+            field,
+            need,
+            have: self.remaining(),
+        }
+    }
+
+    pub(crate) fn malformed(&self, offset: usize, field: &'static str, message: String) -> Error {
+        Error::Malformed {
+            file: self.file.to_owned(),
+            offset,
+            field,
+            message,
+        }
+    }
+
+    fn fill(&mut self, buf: &mut [u8], field: &'static str) -> Result<(), Error> {
+        if self.remaining() < buf.len() {
+            return Err(self.truncated(field, buf.len()));
+        }
+        self.inner.read_exact(buf).map_err(|e| self.io(e))?;
+        self.pos += buf.len();
+        Ok(())
+    }
+
+    pub(crate) fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], Error> {
+        let mut out = [0; N];
+        self.fill(&mut out, field)?;
+        Ok(out)
+    }
+
+    pub(crate) fn u8(&mut self, field: &'static str) -> Result<u8, Error> {
+        Ok(self.array::<1>(field)?[0])
+    }
+
+    pub(crate) fn u32(&mut self, field: &'static str) -> Result<u32, Error> {
+        Ok(u32::from_le_bytes(self.array(field)?))
+    }
+
+    pub(crate) fn u64(&mut self, field: &'static str) -> Result<u64, Error> {
+        Ok(u64::from_le_bytes(self.array(field)?))
+    }
+
+    /// `n` bytes, refused (before allocating) when the file does not hold them or they exceed `limit`.
+    pub(crate) fn bytes(
+        &mut self,
+        n: usize,
+        limit: usize,
+        at: usize,
+        field: &'static str,
+    ) -> Result<Vec<u8>, Error> {
+        if n > limit {
+            return Err(self.malformed(
+                at,
+                field,
+                format!("{n} bytes declared, more than the limit of {limit}"),
+            ));
+        }
+        if self.remaining() < n {
+            return Err(self.truncated(field, n));
+        }
+        let mut out = vec![0; n];
+        self.fill(&mut out, field)?;
+        Ok(out)
+    }
+
+    /// Skips `n` bytes (which the file must hold).
+    pub(crate) fn skip(&mut self, n: usize, field: &'static str) -> Result<(), Error> {
+        if self.remaining() < n {
+            return Err(self.truncated(field, n));
+        }
+        self.seek(self.pos + n)
+    }
+
+    /// An unsigned LEB128 number, as [`Reader::uleb128`] reads it.
+    pub(crate) fn uleb128(&mut self, field: &'static str) -> Result<u64, Error> {
+        let mut value = 0u64;
+        let mut shift = 0u32;
+        loop {
+            if self.remaining() == 0 {
+                return Err(self.truncated(field, 1));
+            }
+            let b = self.u8(field)?;
+            if shift < 64 {
+                value |= u64::from(b & 0x7f) << shift;
+            }
+            if b & 0x80 == 0 {
+                return Ok(value);
+            }
+            shift = shift.saturating_add(7);
+        }
+    }
+
+    /// A ULEB128 number truncated to 32 bits, as Go's decoders store them.
+    pub(crate) fn uleb128_u32(&mut self, field: &'static str) -> Result<u32, Error> {
+        // Truncation is what Go's `uint32(r.ReadULEB128())` does.
+        #[allow(clippy::cast_possible_truncation)]
+        Ok(self.uleb128(field)? as u32)
     }
 }

@@ -79,7 +79,7 @@ pub use git::GitChanges;
 #[non_exhaustive]
 pub enum DiffError {
     /// A unified diff line is malformed.
-    #[error("diff line {line}: {message}: {text:?}")]
+    #[error("diff line {line}: {message}: {}", crate::quote::quoted(text))]
     Parse {
         /// The line (1-based).
         line: usize,

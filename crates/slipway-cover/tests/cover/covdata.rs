@@ -340,3 +340,208 @@ fn fresh_data_matches_go_tool_covdata_run_now() {
         assert!(want.lines().count() >= 2, "{cmd}: {want}");
     }
 }
+
+/// Sparse files of 2 GiB: decoding must not cost memory in proportion to their size or to a length they
+/// declare. Each check runs in a child process under `ulimit -v` (1 GiB of address space), so reading a
+/// whole file into memory fails the test instead of merely slowing it down.
+#[cfg(unix)]
+#[test]
+fn sparse_files_are_read_within_a_memory_limit() {
+    for test in [
+        "sparse_counter_file_is_read_up_to_its_first_segment",
+        "sparse_counter_file_declaring_more_counters_than_units_is_refused",
+        "sparse_meta_file_with_another_declared_length_is_refused",
+        "sparse_counter_file_with_a_huge_string_table_is_refused",
+    ] {
+        let exe = std::env::current_exe().unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -v 1048576 && exec \"$0\" \"$@\"")
+            .arg(exe)
+            .args(["--exact", "--ignored", "--test-threads=1", "--nocapture"])
+            .arg(format!("covdata::{test}"))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "{test} under a 1 GiB limit: {}\n{stdout}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+const SPARSE_LEN: u64 = 2 << 30;
+
+/// A pod of count-a's meta-data file and one counter-data file written here (raw counters): one
+/// segment with no arguments and one function record `(nc, package, func)` followed by `counters`, the
+/// file then made `SPARSE_LEN` long with its footer at the end. Returns the directory, the counter
+/// file's name, the record's offset and the `(package, func, units)` of the first function with units.
+fn sparse_pod(
+    dir: &std::path::Path,
+    nc: impl FnOnce(usize) -> u32,
+    counters: impl FnOnce(usize) -> Vec<u32>,
+) -> (String, usize, (u32, u32, usize)) {
+    use std::io::{Seek, SeekFrom, Write};
+    let src = base().join("data/count-a");
+    let meta_name = std::fs::read_dir(&src)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .find(|n| n.starts_with("covmeta."))
+        .unwrap();
+    let meta_bytes = std::fs::read(src.join(&meta_name)).unwrap();
+    std::fs::write(dir.join(&meta_name), &meta_bytes).unwrap();
+    let meta = MetaFile::decode(&meta_name, &meta_bytes).unwrap();
+    let (package, func, units) = meta
+        .packages
+        .iter()
+        .enumerate()
+        .find_map(|(p, pkg)| {
+            pkg.funcs()
+                .enumerate()
+                .find(|(_, f)| !f.units.is_empty())
+                .map(|(f, fm)| {
+                    (
+                        u32::try_from(p).unwrap(),
+                        u32::try_from(f).unwrap(),
+                        fm.units.len(),
+                    )
+                })
+        })
+        .unwrap();
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(b"\0cwm");
+    bytes.extend_from_slice(&1u32.to_le_bytes());
+    bytes.extend_from_slice(&meta.hash);
+    bytes.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0]); // raw flavor, little-endian, padding
+    bytes.extend_from_slice(&1u64.to_le_bytes()); // one function
+    bytes.extend_from_slice(&1u32.to_le_bytes()); // string table: one byte (no strings)
+    bytes.extend_from_slice(&1u32.to_le_bytes()); // args: one byte (no entries)
+    bytes.extend_from_slice(&[0, 0, 0, 0]); // the two tables, then padding to 52
+    let record_at = bytes.len();
+    for v in [nc(units), package, func] {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    for c in counters(units) {
+        bytes.extend_from_slice(&c.to_le_bytes());
+    }
+    let name = format!("{}.1.1", meta_name.replace("covmeta.", "covcounters."));
+    let mut file = std::fs::File::create(dir.join(&name)).unwrap();
+    file.write_all(&bytes).unwrap();
+    file.set_len(SPARSE_LEN).unwrap();
+    file.seek(SeekFrom::Start(SPARSE_LEN - 16)).unwrap();
+    file.write_all(b"\0cwm\0\0\0\0\x01\0\0\0\0\0\0\0").unwrap();
+    (name, record_at, (package, func, units))
+}
+
+#[test]
+#[ignore = "run by sparse_files_are_read_within_a_memory_limit under ulimit -v"]
+fn sparse_counter_file_is_read_up_to_its_first_segment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, _, (package, func, units)) = sparse_pod(
+        tmp.path(),
+        |units| u32::try_from(units).unwrap(),
+        |units| vec![7; units],
+    );
+    let dir = tmp.path().to_string_lossy().into_owned();
+    let data = covdata::read_dirs(&[dir], &ReadOptions::default()).unwrap();
+    let meta = MetaFile::decode(
+        "m",
+        &std::fs::read(
+            std::fs::read_dir(tmp.path())
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .find(|p| p.to_string_lossy().contains("covmeta."))
+                .unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let pkg = &meta.packages[package as usize];
+    let name = pkg.func(func as usize).unwrap().name;
+    let counted: Vec<u32> = data
+        .units(&pkg.path)
+        .iter()
+        .filter(|u| u.func == name)
+        .map(|u| u.count)
+        .collect();
+    assert_eq!(counted, vec![7; units]);
+}
+
+#[test]
+#[ignore = "run by sparse_files_are_read_within_a_memory_limit under ulimit -v"]
+fn sparse_counter_file_declaring_more_counters_than_units_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (name, record_at, (package, func, units)) =
+        sparse_pod(tmp.path(), |_| 400_000_000, |_| Vec::new());
+    let dir = tmp.path().to_string_lossy().into_owned();
+    let err = covdata::read_dirs(&[&dir], &ReadOptions::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{dir}/{name}: offset {record_at}: function counter count: 400000000 counters for package \
+             {package} function {func}, which has {units} units in the meta-data file"
+        )
+    );
+}
+
+#[test]
+#[ignore = "run by sparse_files_are_read_within_a_memory_limit under ulimit -v"]
+fn sparse_meta_file_with_another_declared_length_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    sparse_pod(
+        tmp.path(),
+        |units| u32::try_from(units).unwrap(),
+        |units| vec![1; units],
+    );
+    let meta = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("covmeta."))
+        .unwrap();
+    let declared = std::fs::metadata(&meta).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&meta)
+        .unwrap()
+        .set_len(SPARSE_LEN)
+        .unwrap();
+    let dir = tmp.path().to_string_lossy().into_owned();
+    let err = covdata::read_dirs(&[&dir], &ReadOptions::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{dir}/{}: offset 8: header total length: {declared} bytes declared, but the file has {SPARSE_LEN}",
+            meta.file_name().unwrap().to_string_lossy()
+        )
+    );
+}
+
+#[test]
+#[ignore = "run by sparse_files_are_read_within_a_memory_limit under ulimit -v"]
+fn sparse_counter_file_with_a_huge_string_table_is_refused() {
+    use std::io::{Seek, SeekFrom, Write};
+    let tmp = tempfile::tempdir().unwrap();
+    let (name, _, _) = sparse_pod(
+        tmp.path(),
+        |units| u32::try_from(units).unwrap(),
+        |units| vec![1; units],
+    );
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(tmp.path().join(&name))
+        .unwrap();
+    file.seek(SeekFrom::Start(40)).unwrap();
+    file.write_all(&(1u32 << 30).to_le_bytes()).unwrap();
+    let dir = tmp.path().to_string_lossy().into_owned();
+    let err = covdata::read_dirs(&[&dir], &ReadOptions::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{dir}/{name}: offset 40: segment string table: 1073741824 bytes declared, more than the \
+             limit of {}",
+            covdata::MAX_SEGMENT_STRINGS
+        )
+    );
+}

@@ -8,6 +8,7 @@ mod export;
 mod fixtures;
 mod goroot;
 mod props;
+mod quotes;
 mod resolve;
 
 use std::path::PathBuf;

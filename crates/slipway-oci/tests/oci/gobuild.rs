@@ -389,3 +389,202 @@ fn a_package_that_is_not_main_is_refused_by_name() {
     );
     assert!(store.index().unwrap().manifests.is_empty());
 }
+
+/// A module with one command, `./cmd/k`, whose `kodata/` the caller fills; the module is `root/m`, so
+/// `root` has room for files outside it.
+fn kodata_module(root: &Path) -> std::path::PathBuf {
+    let module = root.join("m");
+    std::fs::create_dir_all(module.join("cmd/k/kodata")).unwrap();
+    std::fs::write(module.join("go.mod"), "module example.com/k\n\ngo 1.21\n").unwrap();
+    std::fs::write(
+        module.join("cmd/k/main.go"),
+        "package main\n\nfunc main() {}\n",
+    )
+    .unwrap();
+    module
+}
+
+/// The error is boxed only to keep the `Result` small (clippy's `result_large_err`).
+fn build_kodata(module: &Path) -> Result<(OciLayout, GoImages, tempfile::TempDir), Box<Error>> {
+    let dest = tempfile::tempdir().unwrap();
+    let store = OciLayout::create(dest.path()).unwrap();
+    let built = slipway_oci::gobuild::build_go_images(
+        module,
+        "./cmd/k",
+        &options(&["linux/amd64"]),
+        &store,
+    )?;
+    Ok((store, built, dest))
+}
+
+#[cfg(unix)]
+fn symlink(target: impl AsRef<Path>, link: impl AsRef<Path>) {
+    std::os::unix::fs::symlink(target, link).unwrap();
+}
+
+/// Links that stay inside the module are followed, as ko follows them: the image holds the content.
+#[cfg(unix)]
+#[test]
+fn kodata_links_inside_the_module_are_followed() {
+    let root = tempfile::tempdir().unwrap();
+    let module = kodata_module(root.path());
+    let kodata = module.join("cmd/k/kodata");
+    std::fs::create_dir_all(module.join("assets/css")).unwrap();
+    std::fs::write(module.join("assets/css/site.css"), "body{}\n").unwrap();
+    std::fs::write(module.join("README"), "read me\n").unwrap();
+    std::fs::write(kodata.join("plain.txt"), "plain\n").unwrap();
+    symlink("../../../README", kodata.join("readme"));
+    symlink("../../../assets", kodata.join("assets"));
+    let (store, built, _dest) = build_kodata(&module).unwrap();
+
+    let app = built.images[0].layers().last().unwrap();
+    let blob = store.read_blob(&app.info().descriptor.digest).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    std::fs::write(out.path().join("layer.tar.gz"), &blob).unwrap();
+    let listing = slipway_testkit::run_ok(
+        std::process::Command::new(require_tool("tar"))
+            .arg("-tzvf")
+            .arg(out.path().join("layer.tar.gz")),
+    );
+    let listing = String::from_utf8(listing.stdout).unwrap();
+    let entries: Vec<(char, &str)> = listing
+        .lines()
+        .filter_map(|l| {
+            let name = l.split_whitespace().last()?;
+            name.starts_with("var/run/ko")
+                .then(|| (l.chars().next().unwrap(), name))
+        })
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            ('d', "var/run/ko/"),
+            ('d', "var/run/ko/assets/"),
+            ('d', "var/run/ko/assets/css/"),
+            ('-', "var/run/ko/assets/css/site.css"),
+            ('-', "var/run/ko/plain.txt"),
+            ('-', "var/run/ko/readme"),
+        ],
+        "{listing}"
+    );
+    slipway_testkit::run_ok(
+        std::process::Command::new(require_tool("tar"))
+            .arg("-xzf")
+            .arg(out.path().join("layer.tar.gz"))
+            .arg("-C")
+            .arg(out.path()),
+    );
+    let read = |p: &str| std::fs::read_to_string(out.path().join(p)).unwrap();
+    assert_eq!(read("var/run/ko/readme"), "read me\n");
+    assert_eq!(read("var/run/ko/assets/css/site.css"), "body{}\n");
+}
+
+/// A link out of the module (to a host file, or to a directory) is refused, naming the link, where it
+/// leads and the module, before anything is compiled.
+#[cfg(unix)]
+#[test]
+fn kodata_links_out_of_the_module_are_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let module = kodata_module(root.path());
+    let kodata = module.join("cmd/k/kodata");
+    std::fs::write(root.path().join("secret"), "token\n").unwrap();
+    symlink(root.path().join("secret"), kodata.join("a-secret"));
+    let err = *build_kodata(&module).expect_err("a link out is refused");
+    let resolved = root.path().canonicalize().unwrap();
+    assert!(matches!(err, Error::KodataLinkOutside { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "kodata link {} points to {}, outside the module {}",
+            kodata.join("a-secret").display(),
+            resolved.join("secret").display(),
+            resolved.join("m").display()
+        )
+    );
+
+    // A directory outside, reached through a relative link, and `kodata` itself as a link.
+    std::fs::remove_file(kodata.join("a-secret")).unwrap();
+    symlink("../../../..", kodata.join("up"));
+    let err = *build_kodata(&module).expect_err("a link out is refused");
+    assert!(
+        matches!(&err, Error::KodataLinkOutside { target, .. } if *target == resolved),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&kodata).unwrap();
+    symlink("/etc", &kodata);
+    let err = *build_kodata(&module).expect_err("a link out is refused");
+    assert!(
+        matches!(&err, Error::KodataLinkOutside { link, .. } if *link == kodata),
+        "{err}"
+    );
+}
+
+/// A dangling link, a link to itself and a link back up the tree are errors (not a hang, not silence),
+/// and the error keeps its cause.
+#[cfg(unix)]
+#[test]
+fn kodata_dangling_and_looping_links_are_errors() {
+    use std::error::Error as _;
+    let root = tempfile::tempdir().unwrap();
+    let module = kodata_module(root.path());
+    let kodata = module.join("cmd/k/kodata");
+    symlink("missing.txt", kodata.join("dangling"));
+    let err = *build_kodata(&module).expect_err("a dangling link fails");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "kodata link {} -> missing.txt cannot be followed",
+            kodata.join("dangling").display()
+        )
+    );
+    let cause = err.source().expect("the OS error is kept");
+    assert_eq!(
+        cause.downcast_ref::<std::io::Error>().unwrap().kind(),
+        std::io::ErrorKind::NotFound
+    );
+    std::fs::remove_file(kodata.join("dangling")).unwrap();
+
+    symlink("self", kodata.join("self"));
+    let err = *build_kodata(&module).expect_err("a self link fails");
+    assert!(matches!(err, Error::KodataLink { .. }), "{err}");
+    std::fs::remove_file(kodata.join("self")).unwrap();
+
+    std::fs::create_dir(kodata.join("sub")).unwrap();
+    symlink("..", kodata.join("sub/up"));
+    let err = *build_kodata(&module).expect_err("a loop fails");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "kodata directory {} is {}, which contains it: a symbolic link loop",
+            kodata.join("sub/up").display(),
+            kodata.canonicalize().unwrap().display()
+        )
+    );
+    std::fs::remove_file(kodata.join("sub/up")).unwrap();
+
+    // Up to the module root, which holds `kodata` again: a loop found one level further down.
+    symlink("../../../..", kodata.join("sub/root"));
+    let err = *build_kodata(&module).expect_err("a loop fails");
+    assert!(matches!(err, Error::KodataLoop { .. }), "{err}");
+}
+
+/// A FIFO in kodata is an error naming it, not a build that waits forever for a writer.
+#[cfg(unix)]
+#[test]
+fn kodata_fifo_is_an_error() {
+    let root = tempfile::tempdir().unwrap();
+    let module = kodata_module(root.path());
+    let kodata = module.join("cmd/k/kodata");
+    slipway_testkit::run_ok(
+        std::process::Command::new(require_tool("mkfifo")).arg(kodata.join("pipe")),
+    );
+    symlink("pipe", kodata.join("to-pipe"));
+    let err = *build_kodata(&module).expect_err("a FIFO fails");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "kodata entry {} is a FIFO: only regular files, directories and links to them go into the image",
+            kodata.join("pipe").display()
+        )
+    );
+}

@@ -8,6 +8,7 @@
 mod gobuild;
 mod layout;
 mod proptests;
+mod quotes;
 #[cfg(feature = "registry")]
 mod registry;
 mod tools;

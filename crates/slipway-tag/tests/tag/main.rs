@@ -5,3 +5,4 @@ mod next;
 mod props;
 mod repo;
 mod scenarios;
+mod text;
