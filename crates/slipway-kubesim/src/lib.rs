@@ -317,7 +317,7 @@ impl Sim {
             Arc::new(controller::kubelet::Simulated);
         runtime.spawn(controller::run(
             store.clone(),
-            options.behaviour.clone(),
+            options.behaviour,
             kubelet,
             stop_rx,
         ));
@@ -378,7 +378,7 @@ impl Sim {
                 message: e.to_string(),
             })?;
         let mut config = kube::Config::new(uri);
-        config.default_namespace = "default".to_owned();
+        "default".clone_into(&mut config.default_namespace);
         kube::Client::try_from(config).map_err(|e| Error::Client {
             url,
             message: e.to_string(),

@@ -105,7 +105,7 @@ impl Metrics {
     }
 
     /// Serves `/api/v1/<endpoint>`.
-    pub fn serve(&self, endpoint: &[&str], params: HashMap<String, String>) -> Response<Body> {
+    pub fn serve(&self, endpoint: &[&str], params: &HashMap<String, String>) -> Response<Body> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());

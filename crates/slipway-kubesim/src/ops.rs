@@ -459,6 +459,7 @@ pub fn create(
 }
 
 /// [`create`] with the store already locked (controllers).
+#[allow(clippy::too_many_lines)]
 pub fn create_locked(
     state: &mut Locked<'_>,
     t: &Arc<ResourceType>,
@@ -581,7 +582,7 @@ fn crd_established(state: &mut Locked<'_>, crd: &mut Value, dry_run: bool) -> Re
             &[Cause::invalid(
                 "metadata.name",
                 &json!(name_of(crd)),
-                &format!("must be spec.names.plural+\".\"+spec.group"),
+                "must be spec.names.plural+\".\"+spec.group",
             )],
         ));
     }
@@ -618,6 +619,7 @@ fn crd_names(o: &Map<String, Value>) -> &Value {
 }
 
 /// Replaces an object (`PUT`), or its status, or its scale.
+#[allow(clippy::too_many_arguments)]
 pub fn update(
     store: &Store,
     t: &Arc<ResourceType>,
@@ -698,6 +700,9 @@ fn set_path(object: &mut Value, path: &str, value: Value) {
     }
 }
 
+// The apiserver's update path in one place (preconditions, subresources, immutable metadata, defaults,
+// validation, finalizers, generation, no-op detection); split, its order would be harder to follow.
+#[allow(clippy::too_many_lines)]
 /// The write behind update and patch: `new` is the whole object (or a status, or a Scale) as the client
 /// wants it; returns what is stored.
 #[allow(clippy::too_many_arguments)]
@@ -948,6 +953,7 @@ pub fn delete(
     delete_locked(&mut state, t, &key, &old, options)
 }
 
+#[allow(clippy::too_many_lines)]
 pub(crate) fn delete_locked(
     state: &mut Locked<'_>,
     t: &Arc<ResourceType>,

@@ -1,5 +1,5 @@
 //! The Deployment controller, as kube-controller-manager's: ReplicaSets named by pod-template-hash,
-//! revisions, RollingUpdate (surge rounded up, unavailable rounded down), Recreate, paused, proportional
+//! revisions, `RollingUpdate` (surge rounded up, unavailable rounded down), Recreate, paused, proportional
 //! scaling, progress deadlines, revision history, and the status `kubectl rollout status` reads.
 
 use serde_json::{Value, json};
@@ -39,7 +39,7 @@ pub fn template_hash(template: &Value, collision_count: Option<i64>) -> String {
         .collect()
 }
 
-/// JSON with sorted keys (serde_json's map is sorted): the same template always hashes the same.
+/// JSON with sorted keys (`serde_json`'s map is sorted): the same template always hashes the same.
 fn canonical(v: &Value) -> String {
     v.to_string()
 }
@@ -280,6 +280,8 @@ fn check_paused_condition(ctl: &mut Ctl<'_, '_>, d: &mut Value) {
     }
 }
 
+// Mirrors getNewReplicaSet: revision sync of an existing ReplicaSet, creation with collision handling.
+#[allow(clippy::too_many_lines)]
 /// Finds or creates the new ReplicaSet and syncs revisions; returns it and the old ones.
 fn new_and_old(
     ctl: &mut Ctl<'_, '_>,
@@ -311,8 +313,10 @@ fn new_and_old(
                 let history = annotations
                     .get(REVISION_HISTORY)
                     .and_then(Value::as_str)
-                    .map(|h| format!("{h},{current_revision}"))
-                    .unwrap_or_else(|| current_revision.to_string());
+                    .map_or_else(
+                        || current_revision.to_string(),
+                        |h| format!("{h},{current_revision}"),
+                    );
                 annotations.insert(REVISION_HISTORY.to_owned(), json!(history));
             }
             annotations.insert(REVISION.to_owned(), json!(new_revision.to_string()));
@@ -948,7 +952,7 @@ fn sync_status(
 }
 
 /// Like [`condition_set`] but refreshes `lastUpdateTime` on every call that changes the message or
-/// progresses (as `SetDeploymentCondition` with a new condition does for ReplicaSetUpdated).
+/// progresses (as `SetDeploymentCondition` with a new condition does for `ReplicaSetUpdated`).
 fn condition_set_updating(
     status: &mut Value,
     type_: &str,

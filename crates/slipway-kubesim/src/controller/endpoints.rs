@@ -165,16 +165,15 @@ fn slice(
                 .and_then(Value::as_str)
                 == Some(name.as_str())
         });
-    match existing {
-        Some(s) => {
-            let mut updated = s.clone();
-            updated["endpoints"] = json!(endpoints);
-            updated["ports"] = json!(slice_ports);
-            if updated != s {
-                ctl.update("discovery.k8s.io", "endpointslices", &s, updated);
-            }
+    if let Some(s) = existing {
+        let mut updated = s.clone();
+        updated["endpoints"] = json!(endpoints);
+        updated["ports"] = json!(slice_ports);
+        if updated != s {
+            ctl.update("discovery.k8s.io", "endpointslices", &s, updated);
         }
-        None => {
+    } else {
+        {
             let slice = json!({
                 "apiVersion": "discovery.k8s.io/v1",
                 "kind": "EndpointSlice",

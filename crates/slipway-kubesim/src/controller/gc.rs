@@ -39,11 +39,6 @@ fn without_finalizer(object: &Value, name: &str) -> Value {
     o
 }
 
-fn type_of(ctl: &mut Ctl<'_, '_>, key: &Key) -> Option<(String, String)> {
-    let _ = ctl;
-    Some((key.group.clone(), key.plural.clone()))
-}
-
 /// Deletes dependents whose owners are gone; finishes foreground and orphan deletions.
 pub fn collect(ctl: &mut Ctl<'_, '_>) {
     let all: Vec<(Key, Value)> = ctl
@@ -59,10 +54,8 @@ pub fn collect(ctl: &mut Ctl<'_, '_>) {
         {
             continue;
         }
-        if owners.iter().all(|u| !uids.contains(u))
-            && let Some((group, plural)) = type_of(ctl, key)
-        {
-            ctl.delete(&group, &plural, object);
+        if owners.iter().all(|u| !uids.contains(u)) {
+            ctl.delete(&key.group, &key.plural, object);
         }
     }
     for (key, owner) in &all {

@@ -56,6 +56,9 @@ pub fn int_or_percent(value: Option<&Value>, total: i64, round_up: bool) -> i64 
     }
 }
 
+/// # Panics
+/// Never: `status` is made an object and `conditions` an array before they are used.
+///
 /// Sets a condition as `SetDeploymentCondition` does: unchanged when status and reason are the same;
 /// the transition time kept when only the reason changes; otherwise replaced and moved to the end.
 pub fn condition_set(status: &mut Value, type_: &str, value: &str, reason: &str, message: &str) {
@@ -84,7 +87,7 @@ pub fn condition_set(status: &mut Value, type_: &str, value: &str, reason: &str,
         if c.get("status") == Some(&json!(value))
             && let Some(t) = c.get("lastTransitionTime").and_then(Value::as_str)
         {
-            transition = t.to_owned();
+            t.clone_into(&mut transition);
         }
         list.remove(i);
     }
@@ -131,12 +134,8 @@ pub struct Ctl<'s, 'g> {
 
 impl<'g> Ctl<'_, 'g> {
     fn resource(&self, group: &str, plural: &str) -> Option<Arc<ResourceType>> {
-        let version = if group == "discovery.k8s.io" || group == "apps" || group.is_empty() {
-            "v1"
-        } else {
-            "v1"
-        };
-        self.state.registry.get(group, version, plural)
+        // Every kind the controllers touch is served at v1.
+        self.state.registry.get(group, "v1", plural)
     }
 
     /// Objects of a kind in a namespace.

@@ -215,6 +215,8 @@ fn manager(query: &Query, req_agent: Option<&str>) -> String {
     name.chars().take(128).collect()
 }
 
+// One match over the apiserver's paths reads better whole than split across helpers.
+#[allow(clippy::too_many_lines)]
 async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let path = req.uri().path().to_owned();
     let query = Query::parse(req.uri().query());
@@ -247,7 +249,7 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Response<Body>,
             };
             return Ok(app
                 .metrics
-                .serve(&segs[2..], req_query_and_form(&query, &body)));
+                .serve(&segs[2..], &req_query_and_form(&query, &body)));
         }
         ["api"] => {
             if wants_aggregated(&accept) {
@@ -293,13 +295,13 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Response<Body>,
         ["openapi", "v3", rest @ ..] => {
             let doc_path = rest.join("/");
             return crate::schema::openapi_document(&doc_path)
-                .map(|bytes| {
-                    let mut resp = Response::new(full(Bytes::from_static(bytes)));
-                    resp.headers_mut().insert(
+                .map(|document| {
+                    let mut response = Response::new(full(Bytes::from_static(document)));
+                    response.headers_mut().insert(
                         header::CONTENT_TYPE,
                         HeaderValue::from_static("application/json"),
                     );
-                    resp
+                    response
                 })
                 .ok_or_else(ApiError::no_route);
         }
@@ -336,7 +338,7 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Response<Body>,
         Some("scale") if t.scale.is_some() => Sub::Scale,
         Some("log") if t.group.is_empty() && t.kind == "Pod" => {
             let name = target.name.clone().unwrap_or_default();
-            return pod_log(app, &t, &ns, &name, &query).await;
+            return pod_log(app, &t, &ns, &name, &query);
         }
         Some(_) => return Err(ApiError::no_route()),
     };
@@ -780,9 +782,9 @@ fn patch(
         "application/merge-patch+json" => crate::patch::merge_patch(&doc, &patch_value),
         "application/strategic-merge-patch+json" => {
             if !t.strategic_merge() {
-                return Err(ApiError::unsupported_media_type(format!(
-                    "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
-                )));
+                return Err(ApiError::unsupported_media_type(
+                    "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+                ));
             }
             let (group, version, kind) = if sub == Sub::Scale {
                 ("autoscaling", "v1", "Scale")
@@ -850,7 +852,7 @@ fn body_mentions_rv(patch: &Value) -> bool {
     })
 }
 
-async fn pod_log(
+fn pod_log(
     app: &App,
     t: &ResourceType,
     ns: &str,
@@ -963,6 +965,8 @@ fn watch_line(kind: &str, object: &Value) -> Bytes {
     Bytes::from(line)
 }
 
+// The watch's setup (initial events, resume, 410) and its stream loop share their filter and state.
+#[allow(clippy::too_many_lines)]
 fn watch(
     app: &Arc<App>,
     target: &Target,
@@ -1080,11 +1084,8 @@ fn watch(
                     if tx.send(watch_line("BOOKMARK", &bm)).await.is_err() { return; }
                 }
                 event = rx_events.recv() => {
-                    let event = match event {
-                        Ok(e) => e,
-                        // Too slow to keep up: end the watch; clients resume from their last version.
-                        Err(_) => return,
-                    };
+                    // Too slow to keep up: end the watch; clients resume from their last version.
+                    let Ok(event) = event else { return };
                     last_rv = event.rv;
                     if !in_scope(&event.group, &event.plural, &event.namespace) {
                         continue;
@@ -1093,12 +1094,10 @@ fn watch(
                     let matches = filter.matches(&event.object);
                     let was = present.contains(&id);
                     let kind = match (event.kind, matches, was) {
-                        (EventType::Deleted, _, true) => { present.remove(&id); "DELETED" }
-                        (EventType::Deleted, _, false) => continue,
+                        (EventType::Deleted, _, true) | (_, false, true) => { present.remove(&id); "DELETED" }
+                        (EventType::Deleted, _, false) | (_, false, false) => continue,
                         (_, true, true) => "MODIFIED",
                         (_, true, false) => { present.insert(id); "ADDED" }
-                        (_, false, true) => { present.remove(&id); "DELETED" }
-                        (_, false, false) => continue,
                     };
                     if tx.send(watch_line(kind, &render(&event.object, &mut first))).await.is_err() {
                         return;

@@ -283,7 +283,7 @@ async fn watches_resume_and_expire() {
         .expect("ok");
     match next {
         kube::api::WatchEvent::Error(e) => {
-            assert_eq!((e.code, e.reason.as_str()), (410, "Expired"))
+            assert_eq!((e.code, e.reason.as_str()), (410, "Expired"));
         }
         other => panic!("expected 410, got {other:?}"),
     }
