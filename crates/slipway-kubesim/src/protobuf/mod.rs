@@ -13,7 +13,7 @@
 //! ```
 //! // kubectl create namespace team-a, as kubectl sends it.
 //! let mut body = b"k8s\0".to_vec();
-//! let object = [&[0x0a, 0x08][..], &[0x12, 0x06], b"team-a"].concat(); // Namespace.metadata.name
+//! let object = [&[0x0a, 0x08][..], &[0x0a, 0x06], b"team-a"].concat(); // Namespace.metadata.name
 //! let type_meta = [&[0x0a, 0x02][..], b"v1", &[0x12, 0x09], b"Namespace"].concat();
 //! body.extend([0x0a, type_meta.len() as u8]);
 //! body.extend(&type_meta);
