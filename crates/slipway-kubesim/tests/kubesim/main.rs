@@ -1,1 +1,2 @@
 //! Integration tests of slipway-kubesim.
+mod protobuf;
