@@ -31,6 +31,7 @@ mod managed;
 pub mod metrics;
 pub mod ops;
 pub mod patch;
+pub mod protobuf;
 pub mod resource;
 pub mod runtime;
 pub mod schema;

@@ -186,14 +186,29 @@ async fn read_body(req: Request<Incoming>) -> Result<Bytes, ApiError> {
 /// which client-go falls back to JSON.
 fn check_body_type(content_type: &str, body: &[u8]) -> Result<(), ApiError> {
     let media = content_type.split(';').next().unwrap_or_default().trim();
-    let readable =
-        media.is_empty() || media.ends_with("json") || media.ends_with("yaml") || media == "*/*";
+    let readable = media.is_empty()
+        || media.ends_with("json")
+        || media.ends_with("yaml")
+        || media == PROTOBUF
+        || media == "*/*";
     if readable || body.is_empty() {
         return Ok(());
     }
     Err(ApiError::unsupported_media_type(format!(
-        "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {media})"
+        "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {media})"
     )))
+}
+
+/// The protobuf media type kubectl's typed clients send.
+const PROTOBUF: &str = "application/vnd.kubernetes.protobuf";
+
+/// The object in a request body: JSON, or Kubernetes protobuf (decoded to the same JSON).
+fn decode_object(content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
+    let media = content_type.split(';').next().unwrap_or_default().trim();
+    if media == PROTOBUF {
+        return crate::protobuf::decode(body).map_err(|e| ApiError::bad_request(e.to_string()));
+    }
+    parse_object(body)
 }
 
 fn parse_object(body: &[u8]) -> Result<Value, ApiError> {
@@ -369,7 +384,7 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Response<Body>,
         (Method::POST, None) => {
             let body = read_body(req).await?;
             check_body_type(&content_type, &body)?;
-            let object = parse_object(&body)?;
+            let object = decode_object(&content_type, &body)?;
             check_kind(&t, &target.version, &object)?;
             let made = ops::create(&app.store, &t, &target.version, &ns, object, &ctx)?;
             Ok(json_response(
@@ -381,7 +396,7 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Response<Body>,
         (Method::PUT, Some(name)) => {
             let body = read_body(req).await?;
             check_body_type(&content_type, &body)?;
-            let object = parse_object(&body)?;
+            let object = decode_object(&content_type, &body)?;
             if sub != Sub::Scale {
                 check_kind(&t, &target.version, &object)?;
             }
@@ -425,13 +440,13 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Response<Body>,
         (Method::DELETE, Some(name)) => {
             let body = read_body(req).await?;
             check_body_type(&content_type, &body)?;
-            let options = delete_options(&query, &body)?;
+            let options = delete_options(&content_type, &query, &body)?;
             let gone = ops::delete(&app.store, &t, &ns, &name, &options)?;
             Ok(ok_json(&served_as(&gone, &t, &target.version)))
         }
         (Method::DELETE, None) => {
             let body = read_body(req).await?;
-            let options = delete_options(&query, &body)?;
+            let options = delete_options(&content_type, &query, &body)?;
             delete_collection(app, &target, &query, &options)
         }
         (m, _) => Err(ApiError::method_not_allowed(format!(
@@ -667,7 +682,11 @@ fn list(
     })))
 }
 
-fn delete_options(query: &Query, body: &[u8]) -> Result<DeleteOptions, ApiError> {
+fn delete_options(
+    content_type: &str,
+    query: &Query,
+    body: &[u8],
+) -> Result<DeleteOptions, ApiError> {
     let mut options = DeleteOptions {
         propagation: query.get("propagationPolicy").map(str::to_owned),
         grace_seconds: query.get("gracePeriodSeconds").and_then(|g| g.parse().ok()),
@@ -676,7 +695,7 @@ fn delete_options(query: &Query, body: &[u8]) -> Result<DeleteOptions, ApiError>
         dry_run: query.get("dryRun") == Some("All"),
     };
     if body.iter().any(|b| !b.is_ascii_whitespace()) {
-        let v: Value = parse_object(body)?;
+        let v: Value = decode_object(content_type, body)?;
         if let Some(p) = v.get("propagationPolicy").and_then(Value::as_str) {
             options.propagation = Some(p.to_owned());
         }
