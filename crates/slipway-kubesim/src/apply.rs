@@ -29,6 +29,7 @@ mod set;
 mod typed;
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use serde_json::{Map, Value, json};
 
@@ -235,10 +236,10 @@ fn identifier(
         if applied { "Apply" } else { "Update" }
     );
     if !applied {
-        id.push_str(&format!(",\"apiVersion\":{}", Value::from(api_version)));
+        let _ = write!(id, ",\"apiVersion\":{}", Value::from(api_version));
     }
     if let Some(sub) = subresource {
-        id.push_str(&format!(",\"subresource\":{}", Value::from(sub)));
+        let _ = write!(id, ",\"subresource\":{}", Value::from(sub));
     }
     id.push('}');
     id
@@ -303,7 +304,7 @@ fn encode(object: &mut Value, managers: &Managers) {
             o.time
                 .as_deref()
                 .and_then(crate::clock::parse)
-                .map_or(0, |t| t.as_second())
+                .map_or(0, k8s_openapi::jiff::Timestamp::as_second)
         };
         op(p)
             .cmp(op(q))
@@ -534,6 +535,33 @@ fn last_applied_fields(ty: Ty<'_>, live: &Value, api_version: &str) -> Option<Fi
     )
 }
 
+/// kubectl's apply keeps the client-side apply annotation, where the object has one, equal to the
+/// configuration it applied (so a later client-side apply computes from it).
+fn sync_last_applied(new: &mut Value, config: &Value) {
+    let has = new
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(LAST_APPLIED))
+        .and_then(Value::as_str)
+        .is_some_and(|t| !t.is_empty());
+    if !has {
+        return;
+    }
+    let mut last = config.clone();
+    if let Some(annotations) = last
+        .pointer_mut("/metadata/annotations")
+        .and_then(Value::as_object_mut)
+    {
+        annotations.remove(LAST_APPLIED);
+    }
+    let text = format!("{last}\n");
+    if let Some(annotations) = new
+        .pointer_mut("/metadata/annotations")
+        .and_then(Value::as_object_mut)
+    {
+        annotations.insert(LAST_APPLIED.to_owned(), json!(text));
+    }
+}
+
 /// Applies `config` as `manager` to `live` (`None`: the object is created by this apply) and returns
 /// the object to store, with its managedFields.
 ///
@@ -653,27 +681,8 @@ pub fn apply_in(
     {
         owned.time = Some(now.to_owned());
     }
-    if manager == KUBECTL
-        && new
-            .pointer("/metadata/annotations")
-            .and_then(|a| a.get(LAST_APPLIED))
-            .and_then(Value::as_str)
-            .is_some_and(|t| !t.is_empty())
-    {
-        let mut last = config.clone();
-        if let Some(annotations) = last
-            .pointer_mut("/metadata/annotations")
-            .and_then(Value::as_object_mut)
-        {
-            annotations.remove(LAST_APPLIED);
-        }
-        let text = format!("{last}\n");
-        if let Some(annotations) = new
-            .pointer_mut("/metadata/annotations")
-            .and_then(Value::as_object_mut)
-        {
-            annotations.insert(LAST_APPLIED.to_owned(), json!(text));
-        }
+    if manager == KUBECTL {
+        sync_last_applied(&mut new, config);
     }
     encode(&mut new, &managers);
     Ok(new)
@@ -766,14 +775,14 @@ pub fn record_update_in(
     }
     if let Some(taken) = managers.remove(&current_id) {
         let id = me.identifier();
-        let set = match managers.get(&id) {
+        let owned_now = match managers.get(&id) {
             Some(previous) => taken.set.union(&previous.set),
             None => taken.set,
         };
         managers.insert(
             id,
             Owned {
-                set,
+                set: owned_now,
                 time: Some(now.to_owned()),
                 ..me
             },
@@ -794,7 +803,7 @@ fn cap_update_managers(managers: &mut Managers) {
                 .time
                 .as_deref()
                 .and_then(crate::clock::parse)
-                .map_or(0, |t| t.as_second());
+                .map_or(0, k8s_openapi::jiff::Timestamp::as_second);
             (seconds, id.clone())
         })
         .collect();
@@ -820,7 +829,7 @@ fn cap_update_managers(managers: &mut Managers) {
                 if !managers.contains_key(&bucket)
                     && let Some(mut moved) = managers.remove(first)
                 {
-                    moved.manager = "ancient-changes".to_owned();
+                    "ancient-changes".clone_into(&mut moved.manager);
                     moved.subresource = None;
                     managers.insert(bucket.clone(), moved);
                 }

@@ -64,10 +64,10 @@ fn value_text(value: &Value) -> String {
             "[{}]",
             items.iter().map(value_text).collect::<Vec<_>>().join(",")
         ),
-        Value::Object(map) => map
-            .iter()
-            .map(|(k, v)| format!("{k}={}", value_text(v)))
-            .collect(),
+        Value::Object(map) => map.iter().fold(String::new(), |mut out, (k, v)| {
+            let _ = write!(out, "{k}={}", value_text(v));
+            out
+        }),
         other => other.to_string(),
     }
 }

@@ -190,19 +190,18 @@ fn item_element(
             };
             let mut key = Map::new();
             for name in keys {
-                let value = match fields.get(name) {
-                    Some(v) => v.clone(),
-                    None => {
-                        let default = match item_ty {
-                            Ty::Schema(s) => s.name().and_then(|n| field_default(n, name)),
-                            Ty::Deduced => None,
-                        };
-                        default.cloned().ok_or_else(|| {
-                            format!(
-                                "associative list with keys has an element that omits key field {name:?} (and doesn't have default value)"
-                            )
-                        })?
-                    }
+                let value = if let Some(v) = fields.get(name) {
+                    v.clone()
+                } else {
+                    let default = match item_ty {
+                        Ty::Schema(s) => s.name().and_then(|n| field_default(n, name)),
+                        Ty::Deduced => None,
+                    };
+                    default.cloned().ok_or_else(|| {
+                        format!(
+                            "associative list with keys has an element that omits key field {name:?} (and doesn't have default value)"
+                        )
+                    })?
                 };
                 key.insert(name.clone(), value);
             }
@@ -336,44 +335,44 @@ fn compare_into(
     old: Option<&Value>,
     new: Option<&Value>,
     path: &mut Vec<PathElement>,
-    c: &mut Comparison,
+    changes: &mut Comparison,
 ) -> Result<bool, TypeError> {
     match ty.node(old, new) {
         Node::Leaf => {
-            leaf_change(old, new, path, c);
+            leaf_change(old, new, path, changes);
             Ok(true)
         }
         Node::Map { ty, atomic } => {
-            let l = present(old).and_then(Value::as_object);
-            let r = present(new).and_then(Value::as_object);
-            if atomic || (l.is_none_or(Map::is_empty) && r.is_none_or(Map::is_empty)) {
-                leaf_change(old, new, path, c);
+            let lhs = present(old).and_then(Value::as_object);
+            let rhs = present(new).and_then(Value::as_object);
+            if atomic || (lhs.is_none_or(Map::is_empty) && rhs.is_none_or(Map::is_empty)) {
+                leaf_change(old, new, path, changes);
                 return Ok(true);
             }
-            let mut keys: Vec<&String> = l.into_iter().flat_map(Map::keys).collect();
-            keys.extend(r.into_iter().flat_map(Map::keys));
+            let mut keys: Vec<&String> = lhs.into_iter().flat_map(Map::keys).collect();
+            keys.extend(rhs.into_iter().flat_map(Map::keys));
             keys.sort();
             keys.dedup();
             for key in keys {
                 let (sub_ty, _) = ty.entry(key);
-                let (a, b) = (l.and_then(|m| m.get(key)), r.and_then(|m| m.get(key)));
+                let (before, after) = (lhs.and_then(|m| m.get(key)), rhs.and_then(|m| m.get(key)));
                 path.push(PathElement::Field(key.clone()));
-                compare_child(sub_ty, a, b, path, c)?;
+                compare_child(sub_ty, before, after, path, changes)?;
                 path.pop();
             }
             Ok(false)
         }
         Node::List { item, relation } => {
-            let l = present(old).and_then(Value::as_array);
-            let r = present(new).and_then(Value::as_array);
+            let lhs = present(old).and_then(Value::as_array);
+            let rhs = present(new).and_then(Value::as_array);
             if matches!(relation, Relation::Atomic)
-                || (l.is_none_or(Vec::is_empty) && r.is_none_or(Vec::is_empty))
+                || (lhs.is_none_or(Vec::is_empty) && rhs.is_none_or(Vec::is_empty))
             {
-                leaf_change(old, new, path, c);
+                leaf_change(old, new, path, changes);
                 return Ok(true);
             }
-            let left = elements(item, relation, l.map_or(&[][..], Vec::as_slice), path)?;
-            let right = elements(item, relation, r.map_or(&[][..], Vec::as_slice), path)?;
+            let left = elements(item, relation, lhs.map_or(&[][..], Vec::as_slice), path)?;
+            let right = elements(item, relation, rhs.map_or(&[][..], Vec::as_slice), path)?;
             let mut order: Vec<&PathElement> = Vec::new();
             let mut by_pe: HashMap<&PathElement, (Vec<&Value>, Vec<&Value>)> = HashMap::new();
             for (pe, v) in &left {
@@ -395,24 +394,30 @@ fn compare_into(
                 path.push(pe.clone());
                 match (ls.len(), rs.len()) {
                     (0..=1, 0..=1) => {
-                        compare_child(item, ls.first().copied(), rs.first().copied(), path, c)?;
+                        compare_child(
+                            item,
+                            ls.first().copied(),
+                            rs.first().copied(),
+                            path,
+                            changes,
+                        )?;
                     }
                     (2.., 2..) => {
                         if ls != rs {
-                            c.modified.insert(path);
+                            changes.modified.insert(path);
                         }
                     }
                     (2.., _) => {
                         if let Some(r0) = rs.first() {
-                            compare_child(item, None, Some(r0), path, c)?;
+                            compare_child(item, None, Some(r0), path, changes)?;
                         }
-                        c.removed.insert(path);
+                        changes.removed.insert(path);
                     }
                     (_, _) => {
                         if let Some(l0) = ls.first() {
-                            compare_child(item, Some(l0), None, path, c)?;
+                            compare_child(item, Some(l0), None, path, changes)?;
                         }
-                        c.added.insert(path);
+                        changes.added.insert(path);
                     }
                 }
                 path.pop();

@@ -326,6 +326,7 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Response<Body>,
     let ctx = Ctx {
         dry_run,
         manager: manager(&query, agent.as_deref()),
+        applied: false,
     };
     let table = wants_table(&accept);
     let t = target.t.clone();
@@ -762,6 +763,7 @@ fn patch(
             body,
             sub,
             query.flag("force"),
+            query.get("fieldManager").is_some(),
             ctx,
         );
     }
@@ -824,8 +826,18 @@ fn patch(
 fn patch_error(e: &crate::patch::Error) -> ApiError {
     let message = e.to_string();
     match e.http_status() {
-        413 => ApiError { code: 413, reason: "RequestEntityTooLarge", message, details: None },
-        422 => ApiError { code: 422, reason: "Invalid", message, details: None },
+        413 => ApiError {
+            code: 413,
+            reason: "RequestEntityTooLarge",
+            message,
+            details: None,
+        },
+        422 => ApiError {
+            code: 422,
+            reason: "Invalid",
+            message,
+            details: None,
+        },
         500 => ApiError::internal(message),
         _ => ApiError::bad_request(message),
     }

@@ -1,2 +1,3 @@
 //! Integration tests of slipway-kubesim.
+mod apply;
 mod patch;
