@@ -191,6 +191,7 @@ fn seed(store: &store::Store) {
     let ctx = ops::Ctx {
         dry_run: false,
         manager: "kube-apiserver".to_owned(),
+        applied: false,
     };
     let (ns, node, sa) = {
         let s = store.lock();

@@ -32,6 +32,8 @@ pub struct Ctx {
     pub dry_run: bool,
     /// The field manager (`fieldManager`, or derived from the user agent).
     pub manager: String,
+    /// A server-side apply: the object's managedFields are already the apply's.
+    pub applied: bool,
 }
 
 /// Options of a delete.
@@ -547,13 +549,16 @@ pub fn create_locked(
     if !causes.is_empty() {
         return Err(ApiError::invalid(t, &name, &causes));
     }
+    // The apiserver records ownership of the request as decoded, before its storage allocates.
+    if !ctx.applied {
+        crate::managed::record(None, &mut object, &ctx.manager, t, version, Sub::Main);
+    }
     if t.group.is_empty() && t.kind == "Service" {
         allocate_service(state, &mut object, None)?;
     }
     if t.group == "apiextensions.k8s.io" && t.kind == "CustomResourceDefinition" {
         crd_established(state, &mut object, ctx.dry_run)?;
     }
-    crate::managed::record(None, &mut object, &ctx.manager, &t.api_version());
     if ctx.dry_run {
         return Ok(object);
     }
@@ -859,7 +864,9 @@ pub(crate) fn write(
     if t.group == "apiextensions.k8s.io" && t.kind == "CustomResourceDefinition" {
         crd_established(state, &mut new, ctx.dry_run)?;
     }
-    crate::managed::record(Some(old), &mut new, &ctx.manager, &t.api_version());
+    if !ctx.applied {
+        crate::managed::record(Some(old), &mut new, &ctx.manager, t, version, sub);
+    }
     // The stored object without its version, to tell a no-op write (which the apiserver does not store).
     let mut old_cmp = old.clone();
     meta_mut(&mut old_cmp).remove("resourceVersion");

@@ -164,6 +164,7 @@ impl<'g> Ctl<'_, 'g> {
         Ctx {
             dry_run: false,
             manager: "kube-controller-manager".to_owned(),
+            applied: false,
         }
     }
 

@@ -343,6 +343,7 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Response<Body>,
     let ctx = Ctx {
         dry_run,
         manager: manager(&query, agent.as_deref()),
+        applied: false,
     };
     let table = wants_table(&accept);
     let t = target.t.clone();
@@ -783,6 +784,7 @@ fn patch(
             body,
             sub,
             query.flag("force"),
+            query.get("fieldManager").is_some(),
             ctx,
         );
     }

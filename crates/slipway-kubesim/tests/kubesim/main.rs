@@ -1,4 +1,5 @@
 //! Integration tests of slipway-kubesim.
+mod apply;
 mod controller;
 mod kube_rs;
 mod kubectl;
