@@ -497,3 +497,156 @@ fn labels_limits_and_watch_streams() {
     let seen = String::from_utf8_lossy(&out.stdout);
     assert!(seen.contains("configmap/c4"), "{seen}");
 }
+
+#[test]
+fn typed_create_commands_and_namespace_deletion() {
+    // kubectl's `create <kind>` commands send protobuf bodies.
+    let Some(k) = Kubectl::start(quick()) else {
+        return;
+    };
+    assert_eq!(
+        k.ok(&["create", "namespace", "team"]),
+        "namespace/team created\n"
+    );
+    assert_eq!(
+        k.ok(&[
+            "-n",
+            "team",
+            "create",
+            "deployment",
+            "web",
+            "--image=reg.example/web:1",
+            "--replicas=2",
+            "--port=8080"
+        ]),
+        "deployment.apps/web created\n"
+    );
+    assert_eq!(
+        k.ok(&[
+            "-n",
+            "team",
+            "create",
+            "configmap",
+            "cfg",
+            "--from-literal=greeting=héllo wörld"
+        ]),
+        "configmap/cfg created\n"
+    );
+    assert_eq!(
+        k.ok(&[
+            "-n",
+            "team",
+            "create",
+            "secret",
+            "generic",
+            "s",
+            "--from-literal=token=s3cr3t"
+        ]),
+        "secret/s created\n"
+    );
+    assert_eq!(
+        k.ok(&[
+            "-n",
+            "team",
+            "create",
+            "service",
+            "nodeport",
+            "web",
+            "--tcp=80:8080"
+        ]),
+        "service/web created\n"
+    );
+    assert_eq!(
+        k.ok(&["-n", "team", "create", "serviceaccount", "bot"]),
+        "serviceaccount/bot created\n"
+    );
+    k.ok(&[
+        "-n",
+        "team",
+        "rollout",
+        "status",
+        "deploy/web",
+        "--timeout=30s",
+    ]);
+    assert_eq!(
+        k.json(&["-n", "team", "get", "cm", "cfg"])["data"]["greeting"],
+        "héllo wörld"
+    );
+    assert_eq!(
+        k.json(&["-n", "team", "get", "secret", "s"])["data"]["token"],
+        "czNjcjN0"
+    );
+    let svc = k.json(&["-n", "team", "get", "svc", "web"]);
+    let node_port = svc["spec"]["ports"][0]["nodePort"]
+        .as_i64()
+        .expect("a node port");
+    assert!((30_000..=32_767).contains(&node_port));
+    assert_eq!(svc["spec"]["ports"][0]["targetPort"], 8080);
+    k.eventually(
+        Duration::from_secs(10),
+        "endpoints for the created service",
+        |k| {
+            k.json(&["-n", "team", "get", "endpoints", "web"])["subsets"][0]["addresses"]
+                .as_array()
+                .map(Vec::len)
+                == Some(2)
+        },
+    );
+    assert_eq!(
+        k.ok(&["delete", "namespace", "team"]),
+        "namespace \"team\" deleted\n"
+    );
+    assert!(
+        k.fails(&["get", "namespace", "team"])
+            .contains("namespaces \"team\" not found")
+    );
+    let err = k.fails(&["-n", "team", "create", "configmap", "again"]);
+    assert!(err.contains("namespaces \"team\" not found"), "{err}");
+}
+
+#[test]
+fn server_side_tables_and_describe() {
+    let Some(k) = Kubectl::start(quick()) else {
+        return;
+    };
+    k.apply(
+        &format!(
+            "{}---\n{}",
+            deployment("web", "reg.example/web:1", 2),
+            service("web")
+        ),
+        &[],
+    );
+    k.ok(&["rollout", "status", "deploy/web", "--timeout=30s"]);
+    let table = k.ok(&["get", "deploy"]);
+    let mut lines = table.lines();
+    assert_eq!(
+        lines
+            .next()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>()),
+        Some(vec!["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"])
+    );
+    let row: Vec<&str> = lines.next().expect("a row").split_whitespace().collect();
+    assert_eq!(&row[..4], ["web", "2/2", "2", "2"]);
+    let svc = k.ok(&["get", "svc", "web", "--no-headers"]);
+    let cols: Vec<&str> = svc.split_whitespace().collect();
+    assert_eq!(cols[1], "NodePort");
+    assert!(
+        cols[4].starts_with("80:") && cols[4].ends_with("/TCP"),
+        "{svc}"
+    );
+    let pods = k.ok(&["get", "pods", "-o", "wide", "--no-headers"]);
+    assert!(
+        pods.lines()
+            .all(|l| l.contains("Running") && l.contains("kubesim")),
+        "{pods}"
+    );
+    let describe = k.ok(&["describe", "deploy", "web"]);
+    assert!(
+        describe.contains(
+            "Replicas:               2 desired | 2 updated | 2 total | 2 available | 0 unavailable"
+        ),
+        "{describe}"
+    );
+    assert!(describe.contains("ScalingReplicaSet"), "{describe}");
+}
