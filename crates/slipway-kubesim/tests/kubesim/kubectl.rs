@@ -592,16 +592,23 @@ fn typed_create_commands_and_namespace_deletion() {
                 == Some(2)
         },
     );
+    delete_namespace(&k, "team");
+}
+
+fn delete_namespace(k: &Kubectl, name: &str) {
     assert_eq!(
-        k.ok(&["delete", "namespace", "team"]),
-        "namespace \"team\" deleted\n"
+        k.ok(&["delete", "namespace", name]),
+        format!("namespace \"{name}\" deleted\n")
     );
     assert!(
-        k.fails(&["get", "namespace", "team"])
-            .contains("namespaces \"team\" not found")
+        k.fails(&["get", "namespace", name])
+            .contains(&format!("namespaces \"{name}\" not found"))
     );
-    let err = k.fails(&["-n", "team", "create", "configmap", "again"]);
-    assert!(err.contains("namespaces \"team\" not found"), "{err}");
+    let err = k.fails(&["-n", name, "create", "configmap", "again"]);
+    assert!(
+        err.contains(&format!("namespaces \"{name}\" not found")),
+        "{err}"
+    );
 }
 
 #[test]
