@@ -385,21 +385,26 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Response<Body>,
         (Method::POST, None) => {
             let body = read_body(req).await?;
             check_body_type(&content_type, &body)?;
-            let object = decode_object(&content_type, &body)?;
+            let mut object = decode_object(&content_type, &body)?;
             check_kind(&t, &target.version, &object)?;
+            let warnings = field_validation(&t, &target.version, &query, &mut object)?;
             let made = ops::create(&app.store, &t, &target.version, &ns, object, &ctx)?;
-            Ok(json_response(
+            let mut response = json_response(
                 StatusCode::CREATED,
                 &served_as(&made, &t, &target.version),
                 "application/json",
-            ))
+            );
+            add_warnings(&mut response, &warnings);
+            Ok(response)
         }
         (Method::PUT, Some(name)) => {
             let body = read_body(req).await?;
             check_body_type(&content_type, &body)?;
-            let object = decode_object(&content_type, &body)?;
+            let mut object = decode_object(&content_type, &body)?;
+            let mut warnings = Vec::new();
             if sub != Sub::Scale {
                 check_kind(&t, &target.version, &object)?;
+                warnings = field_validation(&t, &target.version, &query, &mut object)?;
             }
             let written = ops::update(
                 &app.store,
@@ -416,7 +421,9 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Response<Body>,
             } else {
                 written
             };
-            Ok(ok_json(&served_as(&out, &t, &target.version)))
+            let mut response = ok_json(&served_as(&out, &t, &target.version));
+            add_warnings(&mut response, &warnings);
+            Ok(response)
         }
         (Method::PATCH, Some(name)) => {
             let body = read_body(req).await?;
@@ -472,6 +479,84 @@ fn openapi_index() -> Value {
         );
     }
     json!({"paths": paths})
+}
+
+/// `fieldValidation`: unknown fields of a built-in kind are an error (`Strict`, what kubectl sends),
+/// warnings (`Warn`, the default) or nothing (`Ignore`), as the apiserver's strict decoding reports them.
+fn field_validation(
+    t: &ResourceType,
+    version: &str,
+    query: &Query,
+    object: &mut Value,
+) -> Result<Vec<String>, ApiError> {
+    let mode = query.get("fieldValidation").unwrap_or("Warn");
+    if t.custom {
+        return Ok(Vec::new());
+    }
+    let Some(schema) = crate::schema::Schema::for_kind(&t.group, version, &t.kind) else {
+        return Ok(Vec::new());
+    };
+    let unknown = crate::schema::unknown_fields(schema, object);
+    if unknown.is_empty() {
+        return Ok(Vec::new());
+    }
+    if mode == "Ignore" {
+        // Decoding into the kind's type drops what it does not know.
+        prune(object, &unknown);
+        return Ok(Vec::new());
+    }
+    match mode {
+        "Strict" => Err(ApiError::bad_request(format!(
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: {}",
+            crate::schema::strict_decoding_message(&unknown),
+            kind = t.kind
+        ))),
+        "Warn" => {
+            prune(object, &unknown);
+            Ok(unknown
+                .iter()
+                .map(|f| format!("unknown field {f:?}"))
+                .collect())
+        }
+        other => Err(ApiError::bad_request(format!(
+            "fieldValidation: Unsupported value: {other:?}: supported values: \"Ignore\", \"Strict\", \"Warn\""
+        ))),
+    }
+}
+
+/// Removes the fields at `paths` (`spec.template.spec.containers[0].foo`), as decoding into the kind's
+/// type drops them.
+fn prune(object: &mut Value, paths: &[String]) {
+    for path in paths {
+        let mut pointer = String::new();
+        let mut last = "";
+        for (i, part) in path.split('.').enumerate() {
+            if i > 0 {
+                pointer.push('/');
+                pointer.push_str(&last.replace('~', "~0").replace('/', "~1"));
+            }
+            let (name, indices) = part.split_once('[').unwrap_or((part, ""));
+            last = name;
+            for idx in indices.split('[').filter(|s| !s.is_empty()) {
+                pointer.push('/');
+                pointer.push_str(&last.replace('~', "~0").replace('/', "~1"));
+                last = idx.trim_end_matches(']');
+            }
+        }
+        if let Some(map) = object.pointer_mut(&pointer).and_then(Value::as_object_mut) {
+            map.remove(last);
+        }
+    }
+}
+
+/// `Warning: 299 - "..."` headers, which kubectl prints as `Warning: ...`.
+fn add_warnings(resp: &mut Response<Body>, warnings: &[String]) {
+    for w in warnings {
+        let text = format!("299 - {w:?}");
+        if let Ok(v) = HeaderValue::from_str(&text) {
+            resp.headers_mut().append("warning", v);
+        }
+    }
 }
 
 fn check_kind(t: &ResourceType, version: &str, object: &Value) -> Result<(), ApiError> {

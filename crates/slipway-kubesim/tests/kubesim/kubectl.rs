@@ -657,3 +657,36 @@ fn server_side_tables_and_describe() {
     );
     assert!(describe.contains("ScalingReplicaSet"), "{describe}");
 }
+
+#[test]
+fn unknown_fields_follow_field_validation() {
+    let Some(k) = Kubectl::start(quick()) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("bad.yaml");
+    std::fs::write(
+        &file,
+        deployment("web", "img:1", 1).replace("spec:\n  replicas", "spec:\n  bogus: 1\n  replicas"),
+    )
+    .expect("write");
+    let path = file.to_str().expect("utf-8");
+    let err = k.fails(&["apply", "-f", path]);
+    assert_eq!(
+        err,
+        format!(
+            "Error from server (BadRequest): error when creating \"{path}\": Deployment in version \"v1\" cannot be handled as a Deployment: strict decoding error: unknown field \"spec.bogus\"\n"
+        )
+    );
+    let out = k.run(&["apply", "-f", path, "--validate=warn"]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Warning: unknown field \"spec.bogus\"\n"
+    );
+    assert!(
+        k.json(&["get", "deploy", "web"])["spec"]
+            .get("bogus")
+            .is_none()
+    );
+}
