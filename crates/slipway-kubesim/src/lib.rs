@@ -6,7 +6,10 @@
 //! touches and any kind a CustomResourceDefinition adds, every verb with the apiserver's `Status` errors,
 //! watches, and the controllers that make a Deployment roll out (Deployment, ReplicaSet, endpoints, garbage
 //! collection, namespace deletion) with a kubelet that simulates pods, including faults chosen by image
-//! glob. A Prometheus HTTP API on the same address answers injected queries.
+//! glob. NodePort and LoadBalancer Services are served on `127.0.0.1:<nodePort>` by a proxy that balances
+//! across ready pods that really run, honouring VirtualService, HTTPRoute and Knative traffic weights
+//! ([`proxy`]). A Prometheus HTTP API on the same address answers injected queries and `PromQL` over the
+//! proxy's request counters ([`metrics`]).
 //!
 //! Roles:
 //! - [`Sim`] starts everything on a free loopback port and hands back its address, a kubeconfig and a
@@ -32,6 +35,7 @@ pub mod metrics;
 pub mod ops;
 pub mod patch;
 pub mod protobuf;
+pub mod proxy;
 pub mod resource;
 pub mod runtime;
 pub mod schema;
@@ -172,6 +176,7 @@ pub struct Sim {
     addr: SocketAddr,
     store: Arc<store::Store>,
     metrics: Arc<metrics::Metrics>,
+    pod_addrs: Arc<runtime::PodAddrs>,
     stop: tokio::sync::watch::Sender<bool>,
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -315,6 +320,13 @@ impl Sim {
                 .map_err(|source| Error::Bind { addr, source })?
         };
         runtime.spawn(serve(listener, app, stop_rx.clone()));
+        let pod_addrs = Arc::new(runtime::PodAddrs::default());
+        runtime.spawn(proxy::run(
+            store.clone(),
+            metrics.clone(),
+            pod_addrs.clone(),
+            stop_rx.clone(),
+        ));
         let kubelet: Arc<dyn controller::kubelet::Kubelet> =
             Arc::new(controller::kubelet::Simulated);
         runtime.spawn(controller::run(
@@ -327,6 +339,7 @@ impl Sim {
             addr,
             store,
             metrics,
+            pod_addrs,
             stop,
             runtime: Some(runtime),
         })
@@ -390,6 +403,17 @@ impl Sim {
     /// Makes the Prometheus API answer `query` with `value` from now on.
     pub fn inject_metric(&self, query: &str, value: f64) {
         self.metrics.inject(query, value);
+    }
+
+    /// Where running pods listen on loopback: the NodePort proxy sends a ready pod's requests to the
+    /// address recorded here, and sends none to a pod without one.
+    pub fn pod_addrs(&self) -> &Arc<runtime::PodAddrs> {
+        &self.pod_addrs
+    }
+
+    /// The Prometheus API's answers (injected series and the proxy's request counters).
+    pub fn metrics(&self) -> &Arc<metrics::Metrics> {
+        &self.metrics
     }
 
     /// Forgets the change history: watches from older resourceVersions get 410 Gone.

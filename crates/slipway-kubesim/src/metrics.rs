@@ -1,5 +1,17 @@
-//! A Prometheus HTTP API (`/api/v1/query`) on the apiserver's address: series injected by exact query
-//! text answer that query; anything else is an empty vector, never an invented number.
+//! A Prometheus HTTP API (`/api/v1/query`) on the apiserver's address.
+//!
+//! - Series injected by exact query text (whitespace aside) answer that query first.
+//! - The NodePort proxy's counters are served as `kubesim_http_requests_total{namespace,service,pod,image,code}`
+//!   (a counter of requests by the status code the client got). Each increment's moment is kept (the last
+//!   [`MAX_SAMPLES_PER_SERIES`] per series; at most [`MAX_SERIES`] series), so a window ending at the
+//!   evaluation time is answered exactly: `increase(m[W])` is the count at `t` minus the count at `t - W`,
+//!   and `rate` is that over `W` seconds (no extrapolation, unlike Prometheus over scrapes). A window that
+//!   reaches past the kept increments counts from the oldest kept one.
+//! - The `PromQL` evaluated: selectors with `=`, `!=`, `=~`, `!~`; `rate` and `increase`; `sum`, `avg`,
+//!   `min`, `max`, `count` with `by`/`without`; `+ - * / % ^` between scalars and vectors (one-to-one
+//!   matching, `on`/`ignoring`), e.g. a 5xx ratio. Any other valid `PromQL` (other functions, comparisons,
+//!   `offset`, subqueries, other metrics) answers an empty vector, never an invented number; a query that
+//!   does not parse is a `bad_data` error (400) with the column, as Prometheus reports it.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -10,6 +22,13 @@ use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
 
 use crate::server::Body;
+
+mod counters;
+mod eval;
+mod promql;
+
+pub use counters::{MAX_SAMPLES_PER_SERIES, MAX_SERIES, RequestLabels};
+pub use eval::REQUESTS_TOTAL;
 
 /// Removes whitespace outside quoted strings, so `sum(x{a="b c"}) ` and `sum( x{a="b c"})` are one query.
 pub fn normalize(query: &str) -> String {
@@ -59,6 +78,13 @@ pub fn parse_injected(text: &str) -> Result<(String, f64), String> {
 #[derive(Debug, Default)]
 pub struct Metrics {
     injected: Mutex<HashMap<String, f64>>,
+    counters: counters::Counters,
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 fn prom_number(v: f64) -> String {
@@ -95,7 +121,17 @@ impl Metrics {
             .insert(normalize(query), value);
     }
 
-    /// The value of an instant query, if kubesim knows one.
+    /// Counts one request the proxy forwarded, now.
+    pub fn record_request(&self, labels: RequestLabels) {
+        self.counters.record_at(labels, unix_now());
+    }
+
+    /// Counts one request at `t` seconds since the Unix epoch.
+    pub fn record_request_at(&self, labels: RequestLabels, t: f64) {
+        self.counters.record_at(labels, t);
+    }
+
+    /// The injected value of an instant query, if one was injected.
     pub fn instant(&self, query: &str) -> Option<f64> {
         self.injected
             .lock()
@@ -104,11 +140,28 @@ impl Metrics {
             .copied()
     }
 
+    /// The answer to an instant query at `at`: the `data` of a successful response, or the text of a
+    /// `bad_data` error when the query does not parse.
+    pub fn query(&self, query: &str, at: f64) -> Result<Value, String> {
+        if let Some(v) = self.instant(query) {
+            return Ok(json!({"resultType": "vector",
+                "result": [{"metric": {}, "value": [at, prom_number(v)]}]}));
+        }
+        let expr = promql::parse(query).map_err(|e| format!("invalid parameter \"query\": {e}"))?;
+        Ok(match eval::eval(&expr, &self.counters, at) {
+            Some(eval::Value::Scalar(v)) => {
+                json!({"resultType": "scalar", "result": [at, prom_number(v)]})
+            }
+            Some(eval::Value::String(s)) => json!({"resultType": "string", "result": [at, s]}),
+            Some(eval::Value::Vector(samples)) => json!({"resultType": "vector",
+                "result": samples.into_iter().map(|s| json!({"metric": s.labels,
+                    "value": [at, prom_number(s.value)]})).collect::<Vec<_>>()}),
+            None => json!({"resultType": "vector", "result": []}),
+        })
+    }
+
     /// Serves `/api/v1/<endpoint>`.
     pub fn serve(&self, endpoint: &[&str], params: &HashMap<String, String>) -> Response<Body> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
         match endpoint {
             ["query"] => {
                 let Some(query) = params.get("query").filter(|q| !q.trim().is_empty()) else {
@@ -121,16 +174,16 @@ impl Metrics {
                 let at = params
                     .get("time")
                     .and_then(|t| t.parse::<f64>().ok())
-                    .unwrap_or(now);
-                let result: Vec<Value> = self
-                    .instant(query)
-                    .map(|v| json!({"metric": {}, "value": [at, prom_number(v)]}))
-                    .into_iter()
-                    .collect();
-                response(
-                    StatusCode::OK,
-                    &json!({"status": "success", "data": {"resultType": "vector", "result": result}}),
-                )
+                    .unwrap_or_else(unix_now);
+                match self.query(query, at) {
+                    Ok(data) => {
+                        response(StatusCode::OK, &json!({"status": "success", "data": data}))
+                    }
+                    Err(error) => response(
+                        StatusCode::BAD_REQUEST,
+                        &json!({"status": "error", "errorType": "bad_data", "error": error}),
+                    ),
+                }
             }
             ["query_range"] => response(
                 StatusCode::OK,

@@ -5,3 +5,4 @@ mod kube_rs;
 mod kubectl;
 mod patch;
 mod protobuf;
+mod proxy;
