@@ -59,12 +59,17 @@ async fn typed_crud_and_optimistic_concurrency() {
         other => panic!("unexpected {other:?}"),
     }
     let mut stale = made.clone();
-    let mut fresh = api.get("web").await.expect("get");
-    fresh.spec.as_mut().expect("spec").replicas = Some(3);
-    let replaced = api
-        .replace("web", &PostParams::default(), &fresh)
-        .await
-        .expect("replace");
+    // The controller writes the Deployment too (revision, status): retry on conflict as clients do.
+    let mut attempts = 0;
+    let replaced = loop {
+        let mut fresh = api.get("web").await.expect("get");
+        fresh.spec.as_mut().expect("spec").replicas = Some(3);
+        match api.replace("web", &PostParams::default(), &fresh).await {
+            Ok(d) => break d,
+            Err(kube::Error::Api(s)) if s.code == 409 && attempts < 20 => attempts += 1,
+            Err(e) => panic!("replace: {e:?}"),
+        }
+    };
     assert_eq!(replaced.metadata.generation, Some(2));
     stale.metadata.resource_version = made.metadata.resource_version.clone();
     stale.spec.as_mut().expect("spec").replicas = Some(5);
