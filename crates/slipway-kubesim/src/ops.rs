@@ -333,7 +333,10 @@ fn allocate_cluster_ip(state: &Locked<'_>) -> String {
     "10.96.255.254".to_owned()
 }
 
-fn allocate_node_port(state: &Locked<'_>, taken_here: &[i64]) -> Option<i64> {
+/// A free node port: random in 30000-32767 as the apiserver allocates them, skipping ports other
+/// Services hold and ports already bound on this host (the NodePort proxy serves them on 127.0.0.1, and
+/// several simulators may share a machine).
+fn allocate_node_port(state: &mut Locked<'_>, taken_here: &[i64]) -> Option<i64> {
     let used: Vec<i64> = state
         .list("", "services", None)
         .flat_map(|(_, s)| {
@@ -345,14 +348,18 @@ fn allocate_node_port(state: &Locked<'_>, taken_here: &[i64]) -> Option<i64> {
                 .collect::<Vec<_>>()
         })
         .collect();
-    let start = 30_000 + i64::try_from(state.rv() % 2768).unwrap_or(0);
+    let start = i64::try_from(state.random() % 2768).unwrap_or(0);
     (0..2768)
-        .map(|i| 30_000 + (start - 30_000 + i) % 2768)
-        .find(|p| !used.contains(p) && !taken_here.contains(p))
+        .map(|i| 30_000 + (start + i) % 2768)
+        .find(|p| !used.contains(p) && !taken_here.contains(p) && host_port_free(*p))
+}
+
+fn host_port_free(port: i64) -> bool {
+    u16::try_from(port).is_ok_and(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok())
 }
 
 fn allocate_service(
-    state: &Locked<'_>,
+    state: &mut Locked<'_>,
     object: &mut Value,
     old: Option<&Value>,
 ) -> Result<(), ApiError> {
