@@ -11,7 +11,8 @@
 //!   Docker/containers auth files and credential helpers, basic, bearer
 //!   and identity-token auth, cross-repository mounts, chunked uploads honouring `OCI-Chunk-Min-Length`
 //!   with a monolithic fallback, bounded retries, digest verification of everything pulled, the referrers
-//!   API with its tag-schema fallback, plain HTTP on loopback.
+//!   API with its tag-schema fallback, plain HTTP on loopback; credentials sent only to the registry's
+//!   origin (and its token service), every answer read within a limit, each request within a deadline.
 //! - [`index`]: multi-platform index assembly and editing.
 //! - [`image`]: reproducible images from files: layer tarball, config, manifest.
 //! - [`gobuild`]: images from Go main packages, ko-style (`go build` per platform, no daemon), on an

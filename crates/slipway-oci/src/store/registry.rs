@@ -8,9 +8,9 @@
 //! answer tells whether the registry indexes referrers; when it does not, the `sha256-<hex>` fallback
 //! index is updated), blob downloads (hashed as they are read: a mismatch fails the read at its end),
 //! uploads, tags (paged with `last`), the referrers API with its `sha256-<hex>` tag fallback on `404`,
-//! cross-repository mounts, and the token flow. oci-client 0.18, which the store was first built on,
-//! reads every answer whole with no limit and sends its requests with no overall deadline; the few
-//! requests it made for us are made here instead, where those bounds are kept.
+//! cross-repository mounts, and the token flow. The store used to run on oci-client 0.18, which reads
+//! every answer whole with no limit and gives its requests no overall deadline; it is no longer used,
+//! so that every request keeps the bounds below.
 //!
 //! - **Bounded reads**: each answer is read within a limit: a blob within the size its
 //!   descriptor gives ([`RegistryStore::open_blob_sized`]; a larger `Content-Length` is refused before
