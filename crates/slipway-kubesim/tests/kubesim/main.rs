@@ -3,3 +3,4 @@ mod controller;
 mod kube_rs;
 mod kubectl;
 mod patch;
+mod runtime;
