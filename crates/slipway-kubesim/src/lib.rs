@@ -12,6 +12,8 @@
 //! - [`Sim`] starts everything on a free loopback port and hands back its address, a kubeconfig and a
 //!   `kube::Client`; dropping it stops it.
 //! - [`Options`] says how pods behave (readiness delay, faults) and which metric queries answer.
+//! - [`runtime::process`] (`Options::process_runtime`, `--runtime process`) runs pods for real, as local
+//!   processes without isolation: read its limits before pointing it at an image you would not run here.
 //!
 //! ```
 //! use slipway_kubesim::{Options, Sim};
