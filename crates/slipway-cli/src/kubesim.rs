@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Subcommand;
+use slipway_kubesim::runtime::process::ProcessOptions;
 use slipway_kubesim::{Options, Sim};
 
 use crate::CmdResult;
@@ -27,7 +28,8 @@ pub(crate) struct ServeArgs {
     /// Write a kubeconfig for the simulator here (atomically) once it listens.
     #[arg(long, value_name = "FILE")]
     kubeconfig: Option<PathBuf>,
-    /// How pods run: `simulated` (nothing runs; status as a healthy kubelet reports it) or `process`.
+    /// How pods run: `simulated` (nothing runs; status as a healthy kubelet reports it) or `process`
+    /// (images pulled and run as local processes of this machine, without isolation, on `$PORT`).
     #[arg(long, value_name = "RUNTIME", default_value = "simulated", value_parser = ["simulated", "process"])]
     runtime: String,
     /// How long a started container takes to become ready (`200ms`, `2s`, `1m30s`).
@@ -89,12 +91,12 @@ pub(crate) fn run(cmd: KubesimCommand) -> CmdResult {
 }
 
 fn serve(args: ServeArgs) -> CmdResult {
-    if args.runtime == "process" {
-        return Err("--runtime process is not available in this build of slipway-kubesim yet; use --runtime simulated".into());
-    }
     let mut options = Options::default()
         .addr(args.addr)
         .ready_after(args.ready_after);
+    if args.runtime == "process" {
+        options = options.process_runtime(ProcessOptions::default());
+    }
     for g in args.never_ready {
         options = options.never_ready(g);
     }

@@ -15,6 +15,8 @@
 //! - [`Sim`] starts everything on a free loopback port and hands back its address, a kubeconfig and a
 //!   `kube::Client`; dropping it stops it.
 //! - [`Options`] says how pods behave (readiness delay, faults) and which metric queries answer.
+//! - [`runtime::process`] (`Options::process_runtime`, `--runtime process`) runs pods for real, as local
+//!   processes without isolation: read its limits before pointing it at an image you would not run here.
 //!
 //! ```
 //! use slipway_kubesim::{Options, Sim};
@@ -86,6 +88,12 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// The process runtime's directory for pods' roots could not be made.
+    #[error("making the directory for pods' roots")]
+    PodDir {
+        /// What the OS said.
+        source: std::io::Error,
+    },
     /// The kube client could not be built.
     #[error("building a kube client for {url}: {message}")]
     Client {
@@ -108,6 +116,8 @@ pub struct Options {
     pub metrics: Vec<(String, f64)>,
     /// How many changes watches can resume from.
     pub history: usize,
+    /// Run pods as local processes ([`runtime::process`]) instead of simulating them.
+    pub process: Option<runtime::process::ProcessOptions>,
 }
 
 impl Default for Options {
@@ -117,6 +127,7 @@ impl Default for Options {
             behaviour: Behaviour::default(),
             metrics: Vec::new(),
             history: store::DEFAULT_HISTORY,
+            process: None,
         }
     }
 }
@@ -164,6 +175,13 @@ impl Options {
         self
     }
 
+    /// Runs pods as local processes (`--runtime process`), with these options (where pods' roots live).
+    #[must_use]
+    pub fn process_runtime(mut self, options: runtime::process::ProcessOptions) -> Self {
+        self.process = Some(options);
+        self
+    }
+
     /// Adds a `QUERY=VALUE` metric as the CLI's `--metric` gives it.
     pub fn metric_text(self, text: &str) -> Result<Self, Error> {
         let (q, v) = metrics::parse_injected(text).map_err(|message| Error::Metric { message })?;
@@ -177,6 +195,7 @@ pub struct Sim {
     store: Arc<store::Store>,
     metrics: Arc<metrics::Metrics>,
     pod_addrs: Arc<runtime::PodAddrs>,
+    process: Option<Arc<runtime::process::Process>>,
     stop: tokio::sync::watch::Sender<bool>,
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -307,10 +326,12 @@ impl Sim {
         for (q, v) in &options.metrics {
             metrics.inject(q, *v);
         }
+        let logs = Arc::new(server::Logs::default());
+        let addrs = Arc::new(runtime::PodAddrs::default());
         let app = Arc::new(server::App {
             store: store.clone(),
             addr: addr.to_string(),
-            logs: Arc::new(server::Logs::default()),
+            logs: logs.clone(),
             metrics: metrics.clone(),
         });
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
@@ -320,15 +341,23 @@ impl Sim {
                 .map_err(|source| Error::Bind { addr, source })?
         };
         runtime.spawn(serve(listener, app, stop_rx.clone()));
-        let pod_addrs = Arc::new(runtime::PodAddrs::default());
         runtime.spawn(proxy::run(
             store.clone(),
             metrics.clone(),
-            pod_addrs.clone(),
+            addrs.clone(),
             stop_rx.clone(),
         ));
-        let kubelet: Arc<dyn controller::kubelet::Kubelet> =
-            Arc::new(controller::kubelet::Simulated);
+        let process = match &options.process {
+            Some(p) => Some(Arc::new(
+                runtime::process::Process::new(p.clone(), logs, addrs.clone(), store.clone())
+                    .map_err(|source| Error::PodDir { source })?,
+            )),
+            None => None,
+        };
+        let kubelet: Arc<dyn controller::kubelet::Kubelet> = match &process {
+            Some(p) => p.clone(),
+            None => Arc::new(controller::kubelet::Simulated),
+        };
         runtime.spawn(controller::run(
             store.clone(),
             options.behaviour,
@@ -339,7 +368,8 @@ impl Sim {
             addr,
             store,
             metrics,
-            pod_addrs,
+            pod_addrs: addrs,
+            process,
             stop,
             runtime: Some(runtime),
         })
@@ -416,6 +446,11 @@ impl Sim {
         &self.metrics
     }
 
+    /// Where a running pod listens on loopback (the process runtime's `127.0.0.1:$PORT`).
+    pub fn pod_addr(&self, namespace: &str, pod: &str) -> Option<SocketAddr> {
+        self.pod_addrs.get(namespace, pod)
+    }
+
     /// Forgets the change history: watches from older resourceVersions get 410 Gone.
     pub fn compact(&self) {
         self.store.lock().compact();
@@ -447,6 +482,10 @@ fn tempfile_in(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
 impl Drop for Sim {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
+        // No orphans: every pod's processes are killed before this returns.
+        if let Some(p) = &self.process {
+            p.shutdown();
+        }
         if let Some(rt) = self.runtime.take() {
             // Allowed inside another runtime's async context, unlike dropping a runtime there.
             rt.shutdown_background();

@@ -37,3 +37,9 @@ impl PodAddrs {
             .copied()
     }
 }
+
+pub mod launch;
+pub mod probe;
+pub mod process;
+pub mod pull;
+pub mod unpack;

@@ -6,3 +6,4 @@ mod kubectl;
 mod patch;
 mod protobuf;
 mod proxy;
+mod runtime;
