@@ -21,8 +21,10 @@ use crate::kubectl::Kubectl;
 /// What the tests run: testdata/hello for this host, in a layout and in the registry.
 struct Images {
     _dir: tempfile::TempDir,
-    /// `HOST:PORT/kubesim-runtime/hello:v1`.
+    /// `HOST:PORT/kubesim-runtime/hello:v1` (answers `/version` with v1.0.0).
     registry: String,
+    /// `HOST:PORT/kubesim-runtime/hello:v2` (v2.0.0).
+    registry_v2: String,
 }
 
 /// Builds testdata/hello once per test process; `None` (loudly) when Go or the registry is missing.
@@ -45,38 +47,48 @@ fn images() -> Option<&'static Images> {
             };
             let dir = tempfile::tempdir().expect("temp dir");
             let layout = OciLayout::create(dir.path().join("layout")).expect("layout");
-            let options = GoImageOptions::new(vec![Platform::host()])
-                .go(go)
-                .ldflag_x("main.version", "v1.0.0")
-                .go_env("GOTOOLCHAIN", "local")
-                .go_env("GOPROXY", "off")
-                .go_env("GOFLAGS", "-mod=mod");
-            let built = build_go_images(
-                &slipway_testkit::testdata("hello"),
-                "./cmd/hello",
-                &options,
-                &layout,
-            )
-            .expect("go image builds");
-            let tag = Tag::new("v1").expect("tag");
-            layout.put_manifest(built.top(), Some(&tag)).expect("tag");
-            let registry = format!("{}/kubesim-runtime/hello:v1", slipway_testkit::registry());
-            let dst = open(
-                &Reference::parse(&registry).expect("reference"),
-                &OpenOptions::new(),
-            )
-            .expect("registry store");
-            slipway_oci::copy::copy(
-                &layout,
-                &ManifestRef::Tag(tag.clone()),
-                &dst,
-                Some(&tag),
-                &slipway_oci::copy::CopyOptions::default(),
-            )
-            .expect("push");
+            let mut pushed = Vec::new();
+            for (tag_name, version) in [("v1", "v1.0.0"), ("v2", "v2.0.0")] {
+                let options = GoImageOptions::new(vec![Platform::host()])
+                    .go(go.clone())
+                    .ldflag_x("main.version", version)
+                    .go_env("GOTOOLCHAIN", "local")
+                    .go_env("GOPROXY", "off")
+                    .go_env("GOFLAGS", "-mod=mod");
+                let built = build_go_images(
+                    &slipway_testkit::testdata("hello"),
+                    "./cmd/hello",
+                    &options,
+                    &layout,
+                )
+                .expect("go image builds");
+                let tag = Tag::new(tag_name).expect("tag");
+                layout.put_manifest(built.top(), Some(&tag)).expect("tag");
+                let registry = format!(
+                    "{}/kubesim-runtime/hello:{tag_name}",
+                    slipway_testkit::registry()
+                );
+                let dst = open(
+                    &Reference::parse(&registry).expect("reference"),
+                    &OpenOptions::new(),
+                )
+                .expect("registry store");
+                slipway_oci::copy::copy(
+                    &layout,
+                    &ManifestRef::Tag(tag.clone()),
+                    &dst,
+                    Some(&tag),
+                    &slipway_oci::copy::CopyOptions::default(),
+                )
+                .expect("push");
+                pushed.push(registry);
+            }
+            let registry_v2 = pushed.pop().expect("v2");
+            let registry = pushed.pop().expect("v1");
             Some(Images {
                 _dir: dir,
                 registry,
+                registry_v2,
             })
         })
         .as_ref()
@@ -346,4 +358,134 @@ fn dropping_the_sim_kills_its_pods() {
         !roots.path().join(uid).exists(),
         "the pod's root outlived the simulator"
     );
+}
+
+/// The issue's end-to-end case: two versions of testdata/hello really running, a NodePort Service in front
+/// of both, and an Istio VirtualService sending 80% to the stable version and 20% to the canary; the
+/// proxy's counters then show the split through the Prometheus API.
+#[test]
+fn weighted_traffic_between_two_running_versions() {
+    let Some((k, images)) = start() else {
+        return;
+    };
+    let crd = "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: virtualservices.networking.istio.io}
+spec:
+  group: networking.istio.io
+  scope: Namespaced
+  names: {plural: virtualservices, singular: virtualservice, kind: VirtualService}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+";
+    apply(&k, crd);
+    let probe = "        readinessProbe:\n          httpGet: {path: /healthz, port: http}\n          periodSeconds: 1\n";
+    for (name, image, track) in [
+        ("web", &images.registry, "stable"),
+        ("web-canary", &images.registry_v2, "canary"),
+    ] {
+        let d = deployment(name, image, 1, probe).replace(
+            &format!("labels: {{app: {name}}}"),
+            &format!("labels: {{app: {name}, service: web, track: {track}}}"),
+        );
+        apply(&k, &d);
+        apply(
+            &k,
+            &format!(
+                "apiVersion: v1\nkind: Service\nmetadata: {{name: web-{track}}}\nspec:\n  selector: {{service: web, track: {track}}}\n  ports: [{{port: 80, targetPort: http}}]\n"
+            ),
+        );
+    }
+    apply(
+        &k,
+        "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  type: NodePort\n  selector: {service: web}\n  ports: [{port: 80, targetPort: http}]\n",
+    );
+    apply(
+        &k,
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: web}\nspec:\n  hosts: [web]\n  http:\n  - route:\n    - destination: {host: web-stable}\n      weight: 80\n    - destination: {host: web-canary}\n      weight: 20\n",
+    );
+    k.ok(&["rollout", "status", "deployment/web", "--timeout=90s"]);
+    k.ok(&[
+        "rollout",
+        "status",
+        "deployment/web-canary",
+        "--timeout=90s",
+    ]);
+    let svc: Value =
+        serde_json::from_str(&k.ok(&["get", "svc", "web", "-o", "json"])).expect("json");
+    let port = u16::try_from(
+        svc["spec"]["ports"][0]["nodePort"]
+            .as_i64()
+            .expect("node port"),
+    )
+    .expect("port");
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    // Both versions' endpoints must be ready before the count starts.
+    wait_for(
+        Duration::from_secs(30),
+        "both versions behind the node port",
+        || {
+            let seen: Vec<String> = (0..10).filter_map(|_| get(addr, "/version").ok()).collect();
+            (seen.iter().any(|r| r.contains("v1.0.0")) && seen.iter().any(|r| r.contains("v2.0.0")))
+                .then_some(())
+        },
+    );
+    let (mut v1, mut v2) = (0, 0);
+    for _ in 0..100 {
+        let answer = get(addr, "/version").expect("the node port answers");
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        if answer.contains("v1.0.0") {
+            v1 += 1;
+        } else if answer.contains("v2.0.0") {
+            v2 += 1;
+        }
+    }
+    assert_eq!(
+        (v1, v2),
+        (80, 20),
+        "smooth weighted round robin splits exactly"
+    );
+    let (c1, c2, body) = requests_by_version(&k);
+    assert!(c1 >= 80.0 && c2 >= 20.0, "{body}");
+    assert!((c2 / (c1 + c2) - 0.2).abs() < 0.05, "{body}");
+}
+
+/// The proxy's request counts for Service `web` by image (`:v1`, `:v2`) through the Prometheus API, and
+/// the answer's body.
+fn requests_by_version(k: &Kubectl) -> (f64, f64, String) {
+    let query = "sum by (image) (increase(kubesim_http_requests_total{service=\"web\"}[10m]))";
+    let url = format!(
+        "/api/v1/query?query={}",
+        query
+            .replace(' ', "%20")
+            .replace('"', "%22")
+            .replace('{', "%7B")
+            .replace('}', "%7D")
+            .replace('[', "%5B")
+            .replace(']', "%5D")
+    );
+    let answer = get(k.sim.addr(), &url).expect("prometheus answers");
+    let body = answer.split("\r\n\r\n").nth(1).expect("a body");
+    let json: Value = serde_json::from_str(body.trim()).unwrap_or_else(|e| panic!("{e}: {body}"));
+    let result = json["data"]["result"].as_array().expect("a vector");
+    let by_image = |tag: &str| -> f64 {
+        result
+            .iter()
+            .filter(|r| {
+                r["metric"]["image"]
+                    .as_str()
+                    .is_some_and(|i| i.ends_with(tag))
+            })
+            .map(|r| {
+                r["value"][1]
+                    .as_str()
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .unwrap_or(0.0)
+            })
+            .sum()
+    };
+    (by_image(":v1"), by_image(":v2"), body.to_owned())
 }
