@@ -7,6 +7,7 @@ mod cover;
 mod cover_export;
 mod gomod;
 mod image;
+mod kubesim;
 mod oci;
 mod oci_registry;
 mod tag;

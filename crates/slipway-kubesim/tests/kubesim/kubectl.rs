@@ -690,3 +690,73 @@ fn unknown_fields_follow_field_validation() {
             .is_none()
     );
 }
+
+#[test]
+fn recreate_history_limit_and_min_ready() {
+    let Some(k) = Kubectl::start(quick()) else {
+        return;
+    };
+    let recreate = deployment("rec", "img:1", 2).replace(
+        "spec:\n  replicas",
+        "spec:\n  strategy: {type: Recreate}\n  revisionHistoryLimit: 1\n  minReadySeconds: 1\n  replicas",
+    );
+    k.apply(&recreate, &[]);
+    k.ok(&["rollout", "status", "deploy/rec", "--timeout=30s"]);
+    let d = k.json(&["get", "deploy", "rec"]);
+    assert!(d["spec"]["strategy"].get("rollingUpdate").is_none());
+    // minReadySeconds: ready pods count as available only a second later.
+    let ready_at = d["status"]["conditions"]
+        .as_array()
+        .expect("conditions")
+        .iter()
+        .any(|c| c["type"] == "Available" && c["status"] == "True");
+    assert!(ready_at);
+    for image in ["img:2", "img:3", "img:4"] {
+        k.ok(&["set", "image", "deploy/rec", &format!("app={image}")]);
+        // Recreate: the old pods are gone before any new one exists.
+        let mut saw_mixed = false;
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let pods = k.json(&["get", "pods", "-l", "app=rec"]);
+            let images: std::collections::BTreeSet<String> = pods["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .filter(|p| p["metadata"].get("deletionTimestamp").is_none())
+                .map(|p| {
+                    p["spec"]["containers"][0]["image"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned()
+                })
+                .collect();
+            saw_mixed |= images.len() > 1;
+            let d = k.json(&["get", "deploy", "rec"]);
+            if d["status"]["updatedReplicas"] == 2
+                && d["status"]["availableReplicas"] == 2
+                && d["status"]["replicas"] == 2
+            {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "Recreate rollout to {image} did not finish"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!saw_mixed, "Recreate never runs two versions at once");
+    }
+    // revisionHistoryLimit 1: the current ReplicaSet and one old one.
+    k.eventually(Duration::from_secs(10), "old ReplicaSets cleaned up", |k| {
+        k.json(&["get", "rs", "-l", "app=rec"])["items"]
+            .as_array()
+            .map(Vec::len)
+            == Some(2)
+    });
+    let yaml = k.ok(&["get", "deploy", "rec", "-o", "yaml"]);
+    assert!(
+        yaml.contains("deployment.kubernetes.io/revision: \"4\""),
+        "{yaml}"
+    );
+    assert!(yaml.contains("  strategy:\n    type: Recreate\n"), "{yaml}");
+}
