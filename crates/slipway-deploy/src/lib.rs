@@ -1,0 +1,15 @@
+//! Rolling, blue-green and canary rollouts on Kubernetes, judged by Argo-compatible analysis, with abort,
+//! rollback and resume, and no controller or CRD in the cluster.
+//!
+//! Work in progress (issue 13). The pure parts come first:
+//! - [`replicas`]: the replica and traffic math (Argo Rollouts' basic canary approximation, routed canaries,
+//!   surge and unavailability budgets);
+//! - [`spec`]: rollout specs from flags (`setWeight=20,pause=30s,...`) or Argo Rollouts' `strategy:` block;
+//! - [`plan`]: the step-by-step plan `slipway deploy plan` prints;
+//! - [`analysis`]: Argo AnalysisTemplates read as is, their expression language, and the judgement of
+//!   measurements (successful, failed, inconclusive, error), with Prometheus and web providers.
+
+pub mod analysis;
+pub mod plan;
+pub mod replicas;
+pub mod spec;
