@@ -66,6 +66,21 @@ pub fn pod_conditions(scheduled_at: &str, started: Option<&str>, ready_at: Optio
     ])
 }
 
+/// When the Ready condition of a pod `status` last turned True (`None` when it is not True).
+pub fn ready_transition(status: &Value) -> Option<String> {
+    status
+        .get("conditions")
+        .and_then(Value::as_array)?
+        .iter()
+        .find(|c| c.get("type") == Some(&json!("Ready")) && c.get("status") == Some(&json!("True")))
+        .map(|c| {
+            c.get("lastTransitionTime")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        })
+}
+
 /// The next free pod IP in 10.244.0.0/16.
 pub fn allocate_pod_ip(ctl: &Ctl<'_, '_>) -> String {
     let used: std::collections::HashSet<String> = ctl
@@ -313,19 +328,7 @@ impl Kubelet for Simulated {
             statuses.push(s);
         }
         let ready_at = if all_ready && !containers.is_empty() {
-            let prev_ready = old_status
-                .get("conditions")
-                .and_then(Value::as_array)
-                .and_then(|c| {
-                    c.iter().find(|c| {
-                        c.get("type") == Some(&json!("Ready"))
-                            && c.get("status") == Some(&json!("True"))
-                    })
-                })
-                .and_then(|c| c.get("lastTransitionTime"))
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            Some(prev_ready.unwrap_or_else(|| now.clone()))
+            Some(ready_transition(&old_status).unwrap_or_else(|| now.clone()))
         } else {
             None
         };

@@ -14,16 +14,7 @@ fn is_ready(pod: &Value) -> bool {
 
 /// When the pod's Ready condition last turned True.
 pub fn ready_since(pod: &Value) -> Option<String> {
-    pod.pointer("/status/conditions")
-        .and_then(Value::as_array)?
-        .iter()
-        .find(|c| c.get("type") == Some(&json!("Ready")) && c.get("status") == Some(&json!("True")))
-        .map(|c| {
-            c.get("lastTransitionTime")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        })
+    pod.get("status").and_then(super::kubelet::ready_transition)
 }
 
 fn is_active(pod: &Value) -> bool {

@@ -1070,19 +1070,10 @@ fn report_status(ctl: &mut Ctl<'_, '_>, pod: &Value, running: &Pod) {
         statuses.push(s);
     }
     let ready_at = if all_ready {
-        let prev = old_status
-            .get("conditions")
-            .and_then(Value::as_array)
-            .and_then(|c| {
-                c.iter().find(|c| {
-                    c.get("type") == Some(&json!("Ready"))
-                        && c.get("status") == Some(&json!("True"))
-                })
-            })
-            .and_then(|c| c.get("lastTransitionTime"))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        Some(prev.unwrap_or_else(|| now.clone()))
+        Some(
+            crate::controller::kubelet::ready_transition(&old_status)
+                .unwrap_or_else(|| now.clone()),
+        )
     } else {
         None
     };
