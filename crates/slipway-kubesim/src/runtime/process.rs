@@ -1,7 +1,7 @@
 //! The process runtime: a [`Kubelet`] that runs pods as local processes.
 //!
 //! For each pod, each container gets its image pulled for this host's platform and unpacked into a root
-//! directory of its own ([`pull`](super::pull)), then its program runs as a plain process of this
+//! directory of its own ([`super::pull`]), then its program runs as a plain process of this
 //! machine: `ROOT/path/to/program`, found inside the root, with the working directory `ROOT/WorkingDir`,
 //! the image's environment then the container's, and `PORT`, a free loopback port that stands for the
 //! container's (first) `containerPort` (the Cloud Run and Knative convention). The pod's loopback address

@@ -3,7 +3,7 @@
 //! The image reference is what a pod spec gives: `[docker://]HOST[:PORT]/REPO[:TAG|@DIGEST]` (plain HTTP
 //! to loopback registries) or `oci:PATH[:TAG|@DIGEST]`, an OCI image layout on this machine. An index
 //! gives the host's platform; a single image must be for it. Layers are verified against their digests
-//! and sizes as they are read, and unpacked in order ([`unpack`](super::unpack)).
+//! and sizes as they are read, and unpacked in order ([`super::unpack`]).
 
 use std::io::{self, Read};
 use std::path::Path;
