@@ -267,13 +267,29 @@ pub(crate) fn pr_number_from_ref(git_ref: &str) -> Option<u64> {
     rest.split('/').next()?.parse().ok()
 }
 
+/// The largest event payload read. GitHub's webhook payloads are capped at 25 MB; a file beyond that is
+/// not an event, and an endless one (a FIFO, `/dev/zero`) must not be read to the end.
+pub const EVENT_PAYLOAD_LIMIT: u64 = 25 << 20;
+
 fn read_payload(path: PathBuf) -> Result<Value> {
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::EventPayload {
+    use std::io::Read as _;
+    let unreadable = |message: String| Error::EventPayload {
         path: path.clone(),
         line: 0,
         column: 0,
-        message: e.to_string(),
-    })?;
+        message,
+    };
+    let file = std::fs::File::open(&path).map_err(|e| unreadable(e.to_string()))?;
+    let mut bytes = Vec::new();
+    file.take(EVENT_PAYLOAD_LIMIT + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| unreadable(e.to_string()))?;
+    if bytes.len() as u64 > EVENT_PAYLOAD_LIMIT {
+        return Err(unreadable(format!(
+            "larger than {EVENT_PAYLOAD_LIMIT} bytes (GitHub's limit for event payloads)"
+        )));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| unreadable(e.to_string()))?;
     serde_json::from_str(&text).map_err(|e| Error::EventPayload {
         path,
         line: e.line(),
@@ -335,6 +351,21 @@ mod tests {
         assert_eq!(b.pr_head_sha.as_deref(), Some("feedface"));
         assert_eq!(b.default_branch.as_deref(), Some("main"));
         assert_eq!(b.licenses.as_deref(), Some("MIT"));
+    }
+
+    #[test]
+    fn endless_payloads_stop_at_the_limit() {
+        let err = CiEnv::from_vars([
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_PATH", "/dev/zero"),
+        ])
+        .read()
+        .unwrap_err();
+        assert!(err.to_string().contains("/dev/zero"), "{err}");
+        assert!(
+            matches!(&err, Error::EventPayload { message, .. } if message.contains("larger than")),
+            "{err}"
+        );
     }
 
     #[test]
