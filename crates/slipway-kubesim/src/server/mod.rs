@@ -306,6 +306,27 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Response<Body>,
                 .map(|v| ok_json(&v))
                 .ok_or_else(ApiError::no_route);
         }
+        [
+            "apis",
+            "authorization.k8s.io",
+            "v1",
+            "selfsubjectaccessreviews",
+        ] if method == Method::POST => {
+            // No authorization here: every client may do everything, and says so when asked
+            // (`kubectl auth can-i`). The review's spec is not needed to answer.
+            let review = json!({
+                "kind": "SelfSubjectAccessReview",
+                "apiVersion": "authorization.k8s.io/v1",
+                "metadata": {"creationTimestamp": null},
+                "spec": {},
+                "status": {"allowed": true, "reason": "kubesim authorizes every request"},
+            });
+            return Ok(json_response(
+                StatusCode::CREATED,
+                &review,
+                "application/json",
+            ));
+        }
         ["openapi", "v3"] => return Ok(ok_json(&openapi_index())),
         ["openapi", "v3", rest @ ..] => {
             let doc_path = rest.join("/");

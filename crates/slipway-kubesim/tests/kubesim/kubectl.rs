@@ -172,6 +172,16 @@ fn discovery_and_version() {
             .any(|l| l.split_whitespace().collect::<Vec<_>>()
                 == ["deployments", "deploy", "apps/v1", "true", "Deployment"])
     );
+    assert_eq!(k.ok(&["auth", "can-i", "create", "deployments"]), "yes\n");
+    assert!(
+        k.ok(&["cluster-info"])
+            .starts_with("Kubernetes control plane is running at http://127.0.0.1:")
+    );
+    let explain = k.ok(&["explain", "deployment.spec.strategy"]);
+    assert!(
+        explain.contains("FIELD: strategy <DeploymentStrategy>"),
+        "{explain}"
+    );
     let ns = k.ok(&["get", "ns", "-o", "name"]);
     assert_eq!(
         ns.lines().collect::<Vec<_>>(),
