@@ -1,3 +1,4 @@
 //! Integration tests of slipway-deploy.
 
 mod replicas;
+mod spec;
