@@ -267,7 +267,9 @@ impl Split {
 /// ceiling when ceiling and floor are equally close, the earlier candidate on any other tie. A canary (or a
 /// stable) of zero pods is only chosen at weight 0 or 100, or for a single replica without surge.
 /// This is `approximateWeightedCanaryStableReplicaCounts` in Argo Rollouts' `utils/replicaset/canary.go`,
-/// including its floating-point comparisons, so the results agree to the pod.
+/// including its floating-point comparisons, so the results agree to the pod — with one deliberate
+/// exception: where Argo finds no candidate at all (no surge, N dividing 50, weight `100 - 50/N`, such as 5
+/// replicas at 90%) it runs 0 canary pods; slipway runs the floor (4 canary, 1 stable).
 #[must_use]
 pub fn basic_canary(replicas: u32, weight: Weight, max_surge: u32) -> Split {
     if replicas == 0 {
@@ -302,8 +304,11 @@ pub fn basic_canary(replicas: u32, weight: Weight, max_surge: u32) -> Split {
     }
     match best {
         Some(((canary, total), _)) => Split::new(canary, total - canary),
-        // Unreachable in practice (the surge-free ceiling or floor always qualifies); Argo keeps all stable.
-        None => Split::new(0, replicas),
+        // No candidate: without surge, the ceiling would empty the stable and the floor ties with it (N
+        // divides 50 and weight = 100 - 50/N, e.g. 5 replicas at 90%). Argo returns 0 canary pods here,
+        // breaking its own "never zero between 1 and 99%" rule; slipway takes the floor (4 of 5), the only
+        // split that keeps both versions running.
+        None => Split::new(floor, replicas - floor),
     }
 }
 

@@ -92,6 +92,24 @@ fn basic_canary_matches_argo_rollouts_published_cases() {
 }
 
 #[test]
+fn basic_canary_never_empties_a_side_between_1_and_99_percent() {
+    // Argo's code returns 0/N for these (no candidate survives its filters); slipway keeps both sides.
+    assert_eq!(basic_canary(5, w(90), 0), Split::new(4, 1));
+    assert_eq!(basic_canary(2, w(75), 0), Split::new(1, 1));
+    for n in 2..=60 {
+        for weight in 1..=99 {
+            for surge in [0, 1] {
+                let split = basic_canary(n, w(weight), surge);
+                assert!(
+                    split.canary > 0 && split.stable > 0,
+                    "{n} replicas, {weight}%, surge {surge}: {split:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn routed_canary_follows_argo_traffic_routing() {
     // TestTrafficWeightToReplicas.
     for (weight, pods) in [(0, 0), (20, 2), (25, 3), (33, 4), (99, 10), (100, 10)] {
