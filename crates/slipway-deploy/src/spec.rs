@@ -551,7 +551,11 @@ impl RolloutSpec {
                 for (i, step) in canary.steps.iter().enumerate() {
                     if matches!(step, Step::SetCanaryScale(_)) && !routed {
                         return Err(Error::RequiresTrafficRouter {
-                            path: format!("{}[{i}].setCanaryScale", join(path, "steps")),
+                            path: if path.starts_with("--") {
+                                format!("--steps item {i}")
+                            } else {
+                                format!("{}[{i}].setCanaryScale", join(path, "steps"))
+                            },
                             feature: "setCanaryScale",
                         });
                     }

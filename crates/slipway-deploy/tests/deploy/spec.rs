@@ -95,10 +95,14 @@ fn flags_are_validated_as_argo_validates_a_rollout() {
     // setCanaryScale needs a router.
     let err = RolloutSpec::from_flags(
         StrategyKind::Canary,
-        Some("setCanaryScale=replicas:2"),
+        Some("setWeight=5,setCanaryScale=replicas:2"),
         TrafficRouting::None,
     )
     .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "--steps item 1: setCanaryScale requires a traffic router (istio or gateway-api)"
+    );
     assert!(
         matches!(
             err,
