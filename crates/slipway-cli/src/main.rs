@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cover;
+mod deploy;
 mod gomod;
 mod image;
 mod kubesim;
@@ -58,6 +59,9 @@ enum Command {
     /// A Kubernetes API on loopback (`kubesim serve`) that kubectl and kube-rs use unmodified.
     #[command(subcommand)]
     Kubesim(kubesim::KubesimCommand),
+    /// Rollouts: rolling, blue-green and canary (`deploy plan`: the steps a rollout would take).
+    #[command(subcommand)]
+    Deploy(deploy::DeployCommand),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +76,7 @@ fn main() -> ExitCode {
         Command::Copy(args) => oci::copy(&args),
         Command::Inspect(args) => oci::inspect(&args),
         Command::Kubesim(cmd) => kubesim::run(cmd),
+        Command::Deploy(cmd) => deploy::run(cmd),
     };
     match result {
         Ok(code) => code,

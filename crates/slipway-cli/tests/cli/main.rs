@@ -5,6 +5,7 @@ use std::process::{Command, Output};
 mod buildinfo;
 mod cover;
 mod cover_export;
+mod deploy;
 mod gomod;
 mod image;
 mod kubesim;

@@ -1,1 +1,5 @@
 //! Integration tests of slipway-deploy.
+
+mod plan;
+mod replicas;
+mod spec;
