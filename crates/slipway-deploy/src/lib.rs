@@ -6,7 +6,7 @@
 //!   surge and unavailability budgets);
 //! - [`spec`]: rollout specs from flags (`setWeight=20,pause=30s,...`) or Argo Rollouts' `strategy:` block;
 //! - [`plan`]: the step-by-step plan `slipway deploy plan` prints;
-//! - [`analysis`]: Argo AnalysisTemplates read as is, their expression language, and the judgement of
+//! - [`analysis`]: Argo `AnalysisTemplates` read as is, their expression language, and the judgement of
 //!   measurements (successful, failed, inconclusive, error), with Prometheus and web providers.
 
 pub mod analysis;
