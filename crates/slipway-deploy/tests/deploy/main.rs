@@ -1,1 +1,3 @@
 //! Integration tests of slipway-deploy.
+
+mod analysis;
