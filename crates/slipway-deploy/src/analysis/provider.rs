@@ -1,7 +1,7 @@
 //! Taking measurements: the [`Provider`] trait, and (feature `http`) the Prometheus and web providers.
 //!
 //! A provider measures one metric and returns the value conditions see as `result`; judging it is the
-//! [`judge`](super::judge) module's job, and [`ProviderExt`] puts the two together.
+//! [`judge`] module's job, and [`ProviderExt`] puts the two together.
 //!
 //! The HTTP providers use reqwest's blocking client (rustls): measurements happen one at a time between
 //! rollout steps, so a synchronous trait keeps every implementation (and closures in tests) simple and

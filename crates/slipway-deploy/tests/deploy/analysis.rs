@@ -474,6 +474,30 @@ spec:
         );
         assert_eq!(req.body, br#"{"service": "web"}"#);
 
+        // jsonBody: args are substituted inside its strings, so quotes in them stay text.
+        let json_post =
+            "        method: PUT\n        jsonBody: {service: '{{args.service}}', n: 1}\n";
+        let t = web_template(&format!("http://{addr}/measure"), json_post);
+        let args = t
+            .args(&[("service", r#"we"b"#), ("token", "s3cret")])
+            .unwrap();
+        web.request(&t.metrics[0], &args).unwrap();
+        let req = seen.recv().unwrap();
+        assert!(
+            req.head.starts_with("PUT /measure?service=we%22b "),
+            "{}",
+            req.head
+        );
+        assert!(
+            req.head
+                .to_ascii_lowercase()
+                .contains("content-type: application/json"),
+            "{}",
+            req.head
+        );
+        let sent: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
+        assert_eq!(sent, serde_json::json!({"service": "we\"b", "n": 1}));
+
         let t = web_template(&format!("http://{addr}/fail"), post);
         let e = web.request(&t.metrics[0], &token_args(&t)).unwrap_err();
         assert!(

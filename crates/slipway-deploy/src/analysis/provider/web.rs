@@ -51,10 +51,11 @@ impl Web {
         let mut request = self.client.request(method, url.clone());
         request = http::headers(request, metric, &spec.headers, args)?;
         if let Some(json) = &spec.json_body {
-            let text = sub(&json.to_string(), "jsonBody")?;
+            // Substituted string by string, so that an arg holding quotes cannot change the JSON's shape.
+            let json = substitute_json(json, &|text| sub(text, "jsonBody"))?;
             request = request
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(text);
+                .body(json.to_string());
         } else if let Some(body) = &spec.body {
             request = request.body(sub(body, "body")?);
         }
@@ -85,6 +86,27 @@ impl Web {
         };
         Ok(argo_value(selected))
     }
+}
+
+fn substitute_json(
+    v: &serde_json::Value,
+    sub: &dyn Fn(&str) -> Result<String, Error>,
+) -> Result<serde_json::Value, Error> {
+    Ok(match v {
+        serde_json::Value::String(s) => serde_json::Value::String(sub(s)?),
+        serde_json::Value::Array(items) => serde_json::Value::Array(
+            items
+                .iter()
+                .map(|i| substitute_json(i, sub))
+                .collect::<Result<_, _>>()?,
+        ),
+        serde_json::Value::Object(map) => serde_json::Value::Object(
+            map.iter()
+                .map(|(k, v)| Ok((sub(k)?, substitute_json(v, sub)?)))
+                .collect::<Result<_, Error>>()?,
+        ),
+        other => other.clone(),
+    })
 }
 
 /// Argo renders the selected value as text and reads it back as a float, else a Go bool, else a string.
