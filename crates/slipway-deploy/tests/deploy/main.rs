@@ -1,5 +1,6 @@
 //! Integration tests of slipway-deploy.
 
+mod analysis;
 mod plan;
 mod replicas;
 mod spec;
