@@ -4,6 +4,7 @@
 //! Work in progress (issue 13). The pure parts come first:
 //! - [`replicas`]: the replica and traffic math (Argo Rollouts' basic canary approximation, routed canaries,
 //!   surge and unavailability budgets);
+//! - [`rolling`]: `kubectl rollout status`'s judgement of a Deployment and `kubectl rollout undo`'s target;
 //! - [`spec`]: rollout specs from flags (`setWeight=20,pause=30s,...`) or Argo Rollouts' `strategy:` block;
 //! - [`plan`]: the step-by-step plan `slipway deploy plan` prints;
 //! - [`analysis`]: Argo `AnalysisTemplates` read as is, their expression language, and the judgement of
@@ -12,4 +13,5 @@
 pub mod analysis;
 pub mod plan;
 pub mod replicas;
+pub mod rolling;
 pub mod spec;

@@ -3,4 +3,5 @@
 mod analysis;
 mod plan;
 mod replicas;
+mod rolling;
 mod spec;
