@@ -49,39 +49,10 @@ pub(crate) struct ServeArgs {
     metrics: Vec<String>,
 }
 
-/// Parses a Go-style duration: a sequence of NUMBER UNIT (`ns`, `us`, `ms`, `s`, `m`, `h`).
+/// Parses a Go duration (`500ms`, `2s`, `1m30s`) with slipway-deploy's reader of them.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    let bad = || format!("invalid duration {text:?} (use e.g. 500ms, 2s, 1m30s)");
-    let mut rest = text.trim();
-    if rest == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let value: f64 = rest[..num_end].parse().map_err(|_| bad())?;
-        rest = &rest[num_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_end] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(bad()),
-        };
-        total += value * scale;
-        rest = &rest[unit_end..];
-    }
-    Duration::try_from_secs_f64(total).map_err(|_| bad())
+    slipway_deploy::duration::go_duration(text.trim())
+        .map_err(|_| format!("invalid duration {text:?} (use e.g. 500ms, 2s, 1m30s)"))
 }
 
 pub(crate) fn run(cmd: KubesimCommand) -> CmdResult {

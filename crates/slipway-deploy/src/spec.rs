@@ -674,65 +674,9 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         return text.parse::<u64>().ok().map(Duration::from_secs);
     }
-    go_duration_nanos(text)
-        .map(|nanos| Duration::from_secs(u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX)))
-}
-
-/// Go's `time.ParseDuration` without a sign (a negative pause is invalid anyway): in nanoseconds.
-fn go_duration_nanos(text: &str) -> Option<u128> {
-    if text == "0" {
-        return Some(0);
-    }
-    let mut rest = text;
-    let mut total: u128 = 0;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let int_len = rest.bytes().take_while(u8::is_ascii_digit).count();
-        let int_part = &rest[..int_len];
-        rest = &rest[int_len..];
-        let mut frac_part = "";
-        if let Some(after_dot) = rest.strip_prefix('.') {
-            let frac_len = after_dot.bytes().take_while(u8::is_ascii_digit).count();
-            frac_part = &after_dot[..frac_len];
-            rest = &after_dot[frac_len..];
-        }
-        if int_part.is_empty() && frac_part.is_empty() {
-            return None;
-        }
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let unit: u128 = match &rest[..unit_len] {
-            "ns" => 1,
-            "us" | "µs" | "μs" => 1_000,
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60_000_000_000,
-            "h" => 3_600_000_000_000,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        let whole: u128 = if int_part.is_empty() {
-            0
-        } else {
-            int_part.parse().ok()?
-        };
-        let mut value = whole.checked_mul(unit)?;
-        // The fraction, digit by digit (as Go does, ignoring digits past nanosecond precision).
-        let mut scale = unit;
-        for d in frac_part.bytes() {
-            scale /= 10;
-            if scale == 0 {
-                break;
-            }
-            value += u128::from(d - b'0') * scale;
-        }
-        total = total.checked_add(value)?;
-    }
-    // Go refuses durations above ~292 years (int64 nanoseconds).
-    (total <= i64::MAX as u128).then_some(total)
+    crate::duration::go_duration(text)
+        .ok()
+        .map(|d| Duration::from_secs(d.as_secs()))
 }
 
 // ---- Argo Rollouts' shapes -------------------------------------------------------------------------

@@ -443,42 +443,23 @@ fn metric_from_raw(raw: RawMetric, untyped: Option<serde_json::Value>) -> Result
     })
 }
 
-/// Parses a Go duration (`30s`, `5m`, `1h30m`, `1.5s`, `100ms`), as Argo's `DurationString` does.
+/// Parses a Go duration (`30s`, `5m`, `1h30m`, `1.5s`, `100ms`), as Argo's `DurationString` does: an
+/// optional `+`, no negative durations.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let s = text.trim();
     let s = s.strip_prefix('+').unwrap_or(s);
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if s.is_empty() || s.starts_with('-') {
+    if s.starts_with('-') {
         return Err(format!("invalid duration `{text}`"));
     }
-    let mut total = 0f64;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| format!("missing unit in duration `{text}`"))?;
-        let number: f64 = rest[..num_len]
-            .parse()
-            .map_err(|_| format!("invalid duration `{text}`"))?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let seconds = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" | "μs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            unit => return Err(format!("unknown unit `{unit}` in duration `{text}`")),
-        };
-        total += number * seconds;
-        rest = &rest[unit_len..];
-    }
-    Duration::try_from_secs_f64(total).map_err(|_| format!("invalid duration `{text}`"))
+    crate::duration::go_duration(s).map_err(|e| match e {
+        crate::duration::DurationError::MissingUnit { .. } => {
+            format!("missing unit in duration `{text}`")
+        }
+        crate::duration::DurationError::UnknownUnit { unit, .. } => {
+            format!("unknown unit `{unit}` in duration `{text}`")
+        }
+        _ => format!("invalid duration `{text}`"),
+    })
 }
 
 /// Resolved arg values.
