@@ -1,5 +1,5 @@
 //! Go durations (`30s`, `1m30s`, `1.5h`, `500ms`) exactly as Go's `time.ParseDuration` reads them: the one
-//! reader of them in slipway (rollout specs, AnalysisTemplates, the CLI's duration flags).
+//! reader of them in slipway (rollout specs, analysis templates, the CLI's duration flags).
 
 use std::time::Duration;
 
