@@ -252,33 +252,17 @@ impl<'g> Ctl<'_, 'g> {
 
     /// Records an Event about `object`.
     pub fn event(&mut self, object: &Value, type_: &str, reason: &str, message: &str) {
-        let ns = ops::namespace_of(object);
-        let ns = if ns.is_empty() { "default" } else { ns };
-        let now = clock::now_string();
-        let suffix = format!("{:x}", self.state.random() & 0xffff_ffff_ffff);
-        let event = json!({
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"name": format!("{}.{suffix}", ops::name_of(object)), "namespace": ns},
-            "involvedObject": {
-                "apiVersion": object.get("apiVersion").cloned().unwrap_or(Value::Null),
-                "kind": object.get("kind").cloned().unwrap_or(Value::Null),
-                "name": ops::name_of(object),
-                "namespace": ns,
-                "uid": ops::uid_of(object),
-                "resourceVersion": ops::meta_str(object, "resourceVersion").unwrap_or_default(),
-            },
-            "reason": reason,
-            "message": message,
-            "type": type_,
-            "source": {"component": if reason.starts_with("Scaling") { "deployment-controller" } else { "kubesim" }},
-            "firstTimestamp": now,
-            "lastTimestamp": now,
-            "count": 1,
-            "reportingComponent": "kubesim",
-            "reportingInstance": "",
-        });
-        let _ = self.create("", "events", ns, event);
+        let source = if reason.starts_with("Scaling") {
+            "deployment-controller"
+        } else {
+            "kubesim"
+        };
+        let reporter = Reporter {
+            source,
+            reporting: "kubesim",
+            ctx: &Self::ctx(),
+        };
+        record_event(self.state, object, type_, reason, message, &reporter);
     }
 
     /// Asks for another pass within `seconds`.
@@ -302,6 +286,55 @@ impl<'g> Ctl<'_, 'g> {
     pub fn state(&mut self) -> &mut Locked<'g> {
         self.state
     }
+}
+
+/// Who reports an Event: its `source.component`, its `reportingComponent`, and the write's context.
+pub(crate) struct Reporter<'a> {
+    pub(crate) source: &'a str,
+    pub(crate) reporting: &'a str,
+    pub(crate) ctx: &'a Ctx,
+}
+
+/// Records a `v1` Event about `object` (in its namespace, `default` for cluster-scoped objects), as the
+/// controllers and the NodePort proxy report what they did.
+pub(crate) fn record_event(
+    state: &mut Locked<'_>,
+    object: &Value,
+    type_: &str,
+    reason: &str,
+    message: &str,
+    reporter: &Reporter<'_>,
+) {
+    let Some(t) = state.registry.get("", "v1", "events") else {
+        return;
+    };
+    let ns = ops::namespace_of(object);
+    let ns = if ns.is_empty() { "default" } else { ns };
+    let now = clock::now_string();
+    let suffix = format!("{:x}", state.random() & 0xffff_ffff_ffff);
+    let event = json!({
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": format!("{}.{suffix}", ops::name_of(object)), "namespace": ns},
+        "involvedObject": {
+            "apiVersion": object.get("apiVersion").cloned().unwrap_or(Value::Null),
+            "kind": object.get("kind").cloned().unwrap_or(Value::Null),
+            "name": ops::name_of(object),
+            "namespace": ns,
+            "uid": ops::uid_of(object),
+            "resourceVersion": ops::meta_str(object, "resourceVersion").unwrap_or_default(),
+        },
+        "reason": reason,
+        "message": message,
+        "type": type_,
+        "source": {"component": reporter.source},
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+        "reportingComponent": reporter.reporting,
+        "reportingInstance": "",
+    });
+    let _ = ops::create_locked(state, &t, "v1", ns, event, reporter.ctx);
 }
 
 /// One pass of every controller; returns when the next timed pass is due, if any.

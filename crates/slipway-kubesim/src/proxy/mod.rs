@@ -146,29 +146,12 @@ fn warn(store: &Store, namespace: &str, name: &str, reason: &str, message: &str)
         return;
     };
     let svc = svc.clone();
-    let Some(t) = state.registry.get("", "v1", "events") else {
-        return;
+    let reporter = crate::controller::Reporter {
+        source: "kubesim-proxy",
+        reporting: "kubesim-proxy",
+        ctx: &ctx(),
     };
-    let now = crate::clock::now_string();
-    let suffix = format!("{:x}", state.random() & 0xffff_ffff_ffff);
-    let event = json!({
-        "apiVersion": "v1",
-        "kind": "Event",
-        "metadata": {"name": format!("{name}.{suffix}"), "namespace": namespace},
-        "involvedObject": {"apiVersion": "v1", "kind": "Service", "name": name, "namespace": namespace,
-            "uid": ops::uid_of(&svc),
-            "resourceVersion": ops::meta_str(&svc, "resourceVersion").unwrap_or_default()},
-        "reason": reason,
-        "message": message,
-        "type": "Warning",
-        "source": {"component": "kubesim-proxy"},
-        "firstTimestamp": now,
-        "lastTimestamp": now,
-        "count": 1,
-        "reportingComponent": "kubesim-proxy",
-        "reportingInstance": "",
-    });
-    let _ = ops::create_locked(&mut state, &t, "v1", namespace, event, &ctx());
+    crate::controller::record_event(&mut state, &svc, "Warning", reason, message, &reporter);
 }
 
 /// Sets or clears `status.loadBalancer.ingress` of every Service as served ports say.
