@@ -404,13 +404,16 @@ impl Sim {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(err)?;
-        let mut tmp = tempfile_in(dir).map_err(err)?;
-        tmp.1.write_all(self.kubeconfig().as_bytes()).map_err(err)?;
-        tmp.1.sync_all().map_err(err)?;
-        std::fs::rename(&tmp.0, path).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp.0);
-            err(e)
-        })
+        // A unique temporary beside the target, removed if anything fails before the rename.
+        // Mode 0666 less the umask, as a plain file create gives (tempfile's default is 0600).
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".kubeconfig.")
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
+            .tempfile_in(dir)
+            .map_err(err)?;
+        tmp.write_all(self.kubeconfig().as_bytes()).map_err(err)?;
+        tmp.as_file().sync_all().map_err(err)?;
+        tmp.persist(path).map(drop).map_err(|e| err(e.error))
     }
 
     /// A kube client for this simulator. Call it inside a tokio runtime (kube's client spawns a task).
@@ -455,28 +458,6 @@ impl Sim {
     pub fn compact(&self) {
         self.store.lock().compact();
     }
-}
-
-fn tempfile_in(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
-    for attempt in 0..100u32 {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let path = dir.join(format!(
-            ".kubeconfig.{}.{nanos}.{attempt}.tmp",
-            std::process::id()
-        ));
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
-            Ok(f) => return Ok((path, f)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Err(std::io::Error::other("no free temporary name"))
 }
 
 impl Drop for Sim {
