@@ -12,8 +12,13 @@
 //!   measurements (successful, failed, inconclusive, error), with Prometheus and web providers.
 
 pub mod analysis;
+pub mod cluster;
 pub mod duration;
 pub mod plan;
 pub mod replicas;
 pub mod rolling;
+pub mod rollout;
 pub mod spec;
+pub mod state;
+pub mod strategy;
+pub mod traffic;

@@ -336,7 +336,7 @@ pub fn routed_replicas(replicas: u32, weight: Weight) -> u32 {
 }
 
 /// How a `setCanaryScale` step sizes the canary (only with a traffic router, as Argo Rollouts requires).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum CanaryScale {

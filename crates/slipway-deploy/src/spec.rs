@@ -198,7 +198,7 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The strategy kinds, as `--strategy` names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum StrategyKind {
@@ -236,7 +236,7 @@ impl fmt::Display for StrategyKind {
 }
 
 /// A rollout's strategy and its surge/unavailability budget.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct RolloutSpec {
@@ -249,7 +249,7 @@ pub struct RolloutSpec {
 }
 
 /// The strategy of a rollout.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "kind")]
 #[non_exhaustive]
 pub enum Strategy {
@@ -274,7 +274,7 @@ impl Strategy {
 }
 
 /// A canary strategy.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Canary {
@@ -291,7 +291,7 @@ pub struct Canary {
 }
 
 /// One canary step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum Step {
@@ -309,7 +309,7 @@ pub enum Step {
 }
 
 /// An analysis: templates to run and the arguments they get.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Analysis {
@@ -335,7 +335,7 @@ impl Analysis {
 }
 
 /// One analysis argument.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct AnalysisArg {
     /// Its name.
@@ -345,7 +345,7 @@ pub struct AnalysisArg {
 }
 
 /// A blue-green strategy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct BlueGreen {
@@ -383,7 +383,7 @@ impl Default for BlueGreen {
 }
 
 /// How a canary's traffic is split.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "router")]
 #[non_exhaustive]
 pub enum TrafficRouting {
@@ -433,6 +433,16 @@ impl TrafficRouting {
 const DEFAULT_BUDGET: IntOrPercent = IntOrPercent::Percent(25);
 
 impl RolloutSpec {
+    /// The rolling strategy with the default 25%/25% budget.
+    #[must_use]
+    pub fn rolling() -> Self {
+        RolloutSpec {
+            strategy: Strategy::Rolling,
+            max_surge: DEFAULT_BUDGET,
+            max_unavailable: DEFAULT_BUDGET,
+        }
+    }
+
     /// A spec from `--strategy`, `--steps` and `--traffic-router`, with the default 25%/25% budget (set
     /// others with [`RolloutSpec::with_budget`]).
     ///

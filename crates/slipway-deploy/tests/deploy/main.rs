@@ -4,4 +4,6 @@ mod analysis;
 mod plan;
 mod replicas;
 mod rolling;
+#[cfg(feature = "kube")]
+mod rollout;
 mod spec;

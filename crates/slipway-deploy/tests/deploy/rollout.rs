@@ -1,0 +1,384 @@
+//! Rollouts on slipway-kubesim over HTTP through the kube client: the scenarios of issue 13.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use slipway_deploy::analysis::provider;
+use slipway_deploy::cluster::kube::Kube;
+use slipway_deploy::cluster::{Cluster, DEPLOYMENT, SERVICE, VIRTUAL_SERVICE};
+use slipway_deploy::rollout::{Outcome, Request, Rollout};
+use slipway_deploy::spec::{RolloutSpec, StrategyKind, TrafficRouting};
+use slipway_deploy::state::{Phase, RolloutState};
+use slipway_kubesim::{Options, Sim};
+
+struct Env {
+    sim: Sim,
+    _dir: tempfile::TempDir,
+    kube: Kube,
+}
+
+fn env(options: Options) -> Env {
+    let sim = Sim::start(options).expect("kubesim starts");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("config");
+    sim.write_kubeconfig(&config).expect("kubeconfig");
+    let kube = Kube::from_kubeconfig(&config, "default").expect("client");
+    Env {
+        sim,
+        _dir: dir,
+        kube,
+    }
+}
+
+fn spec(kind: StrategyKind, steps: Option<&str>) -> RolloutSpec {
+    RolloutSpec::from_flags(kind, steps, TrafficRouting::None).expect("spec")
+}
+
+fn request(image: &str, spec: RolloutSpec, replicas: u32) -> Request {
+    let mut r = Request::new(image, spec);
+    r.replicas = Some(replicas);
+    r.port = Some(8080);
+    r
+}
+
+fn driver<'a>(kube: &'a Kube, log: &'a std::cell::RefCell<Vec<String>>) -> Rollout<'a, &'a Kube> {
+    Rollout::new(kube, "web")
+        .poll(Duration::from_millis(200))
+        .timeout(Duration::from_secs(60))
+        .on_progress(move |s: &RolloutState| {
+            log.borrow_mut()
+                .push(format!("{} {} {}", s.phase, s.reason, s.message));
+        })
+}
+
+fn deployment(kube: &Kube, name: &str) -> Value {
+    kube.get(&DEPLOYMENT, name)
+        .expect("get")
+        .unwrap_or_else(|| panic!("Deployment {name} exists"))
+}
+
+fn image(d: &Value) -> &str {
+    d.pointer("/spec/template/spec/containers/0/image")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+fn replicas(d: &Value) -> i64 {
+    d.pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1)
+}
+
+fn first(kube: &Kube, replicas: u32) -> Outcome {
+    let log = std::cell::RefCell::new(Vec::new());
+    let out = driver(kube, &log)
+        .apply(&request(
+            "web:1",
+            spec(StrategyKind::Rolling, None),
+            replicas,
+        ))
+        .expect("first rollout");
+    assert_eq!(out.phase, Phase::Healthy, "{:?}", log.borrow());
+    out
+}
+
+#[test]
+fn rolling_update_completes() {
+    let e = env(Options::default());
+    first(&e.kube, 3);
+    let log = std::cell::RefCell::new(Vec::new());
+    let out = driver(&e.kube, &log)
+        .apply(&request("web:2", spec(StrategyKind::Rolling, None), 3))
+        .expect("rollout");
+    assert_eq!(out.phase, Phase::Healthy, "{:?}", log.borrow());
+    let d = deployment(&e.kube, "web");
+    assert_eq!(image(&d), "web:2");
+    assert_eq!(d["status"]["updatedReplicas"], 3);
+}
+
+#[test]
+fn rolling_onto_an_image_that_never_becomes_ready_is_undone() {
+    let e = env(Options::default().never_ready("*:broken"));
+    first(&e.kube, 2);
+    e.kube
+        .patch(
+            &DEPLOYMENT,
+            "web",
+            &json!({"spec": {"progressDeadlineSeconds": 2}}),
+        )
+        .expect("deadline");
+    let log = std::cell::RefCell::new(Vec::new());
+    let out = driver(&e.kube, &log)
+        .apply(&request("web:broken", spec(StrategyKind::Rolling, None), 2))
+        .expect("rollout");
+    assert_eq!(out.phase, Phase::Degraded, "{:?}", log.borrow());
+    assert_eq!(out.state.reason, "ProgressDeadlineExceeded");
+    let d = deployment(&e.kube, "web");
+    assert_eq!(image(&d), "web:1", "undone to the previous revision");
+    assert_eq!(d["status"]["availableReplicas"], 2);
+}
+
+#[test]
+fn basic_canary_passes_and_promotes() {
+    let e = env(Options::default());
+    first(&e.kube, 4);
+    let log = std::cell::RefCell::new(Vec::new());
+    let out = driver(&e.kube, &log)
+        .apply(&request(
+            "web:2",
+            spec(
+                StrategyKind::Canary,
+                Some("setWeight=25,pause=1s,setWeight=50"),
+            ),
+            4,
+        ))
+        .expect("rollout");
+    assert_eq!(out.phase, Phase::Healthy, "{:?}", log.borrow());
+    let stable = deployment(&e.kube, "web");
+    assert_eq!(image(&stable), "web:2");
+    assert_eq!(replicas(&stable), 4);
+    let canary = deployment(&e.kube, "web-canary");
+    assert_eq!(replicas(&canary), 0, "the canary is scaled to zero");
+    assert_eq!(
+        canary["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "slipway"
+    );
+    let log = log.borrow();
+    assert!(
+        log.iter().any(|l| l.contains("step 1/3")),
+        "progress shows the steps: {log:?}"
+    );
+}
+
+#[test]
+fn canary_pauses_until_promoted_and_aborts() {
+    let e = env(Options::default());
+    first(&e.kube, 4);
+    let log = std::cell::RefCell::new(Vec::new());
+    let out = driver(&e.kube, &log)
+        .apply(&request(
+            "web:2",
+            spec(StrategyKind::Canary, Some("setWeight=50,pause")),
+            4,
+        ))
+        .expect("rollout");
+    assert_eq!(out.phase, Phase::Paused, "{:?}", log.borrow());
+    assert_eq!(replicas(&deployment(&e.kube, "web-canary")), 2);
+    assert_eq!(replicas(&deployment(&e.kube, "web")), 2);
+    // Applying the same image again picks the same rollout up: still paused, one canary.
+    let out = driver(&e.kube, &log)
+        .apply(&request(
+            "web:2",
+            spec(StrategyKind::Canary, Some("setWeight=50,pause")),
+            4,
+        ))
+        .expect("again");
+    assert_eq!(out.phase, Phase::Paused);
+    let out = driver(&e.kube, &log).abort().expect("abort");
+    assert_eq!(out.phase, Phase::Degraded, "{:?}", log.borrow());
+    assert_eq!(out.state.reason, "Aborted");
+    let stable = deployment(&e.kube, "web");
+    assert_eq!(image(&stable), "web:1");
+    assert_eq!(replicas(&stable), 4);
+    assert_eq!(stable["status"]["availableReplicas"], 4);
+    assert_eq!(replicas(&deployment(&e.kube, "web-canary")), 0);
+}
+
+#[test]
+fn paused_canary_promoted_from_another_run_finishes() {
+    let e = env(Options::default());
+    first(&e.kube, 2);
+    let log = std::cell::RefCell::new(Vec::new());
+    let out = driver(&e.kube, &log)
+        .apply(&request(
+            "web:2",
+            spec(
+                StrategyKind::Canary,
+                Some("setWeight=50,pause,setWeight=100"),
+            ),
+            2,
+        ))
+        .expect("rollout");
+    assert_eq!(out.phase, Phase::Paused);
+    // A new driver (another process): the spec and state come from the cluster.
+    let out = driver(&e.kube, &log).promote().expect("promote");
+    assert_eq!(out.phase, Phase::Healthy, "{:?}", log.borrow());
+    assert_eq!(image(&deployment(&e.kube, "web")), "web:2");
+    assert_eq!(replicas(&deployment(&e.kube, "web-canary")), 0);
+}
+
+fn analysis_template(name: &str) -> String {
+    format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata:\n  name: {name}\nspec:\n  metrics:\n  - name: errors\n    count: 2\n    interval: 1s\n    successCondition: result[0] < 0.05\n    provider:\n      prometheus:\n        address: http://prometheus\n        query: error_ratio\n"
+    )
+}
+
+#[test]
+fn canary_whose_analysis_fails_returns_everything_to_stable() {
+    let e = env(Options::default());
+    first(&e.kube, 4);
+    let log = std::cell::RefCell::new(Vec::new());
+    let mut req = request(
+        "web:2",
+        spec(
+            StrategyKind::Canary,
+            Some("setWeight=25,analysis=errors,setWeight=75"),
+        ),
+        4,
+    );
+    req.templates = vec![analysis_template("errors")];
+    let bad = serde_json::json!([0.5]);
+    let bad = slipway_deploy::analysis::expr::Value::from(bad);
+    let out = driver(&e.kube, &log)
+        .provider(&bad)
+        .apply(&req)
+        .expect("rollout");
+    assert_eq!(out.phase, Phase::Degraded, "{:?}", log.borrow());
+    assert_eq!(out.state.reason, "AnalysisFailed");
+    assert_eq!(image(&deployment(&e.kube, "web")), "web:1");
+    assert_eq!(replicas(&deployment(&e.kube, "web")), 4);
+    assert_eq!(replicas(&deployment(&e.kube, "web-canary")), 0);
+}
+
+#[test]
+fn analysis_without_data_is_inconclusive_and_promote_carries_on() {
+    let e = env(Options::default());
+    first(&e.kube, 2);
+    let log = std::cell::RefCell::new(Vec::new());
+    let mut req = request(
+        "web:2",
+        spec(StrategyKind::Canary, Some("setWeight=50,analysis=errors")),
+        2,
+    );
+    req.templates = vec![analysis_template("errors")];
+    let empty = provider::from_fn(|_, _| Ok(serde_json::json!([]).into()));
+    let out = driver(&e.kube, &log)
+        .provider(&empty)
+        .apply(&req)
+        .expect("rollout");
+    assert_eq!(out.phase, Phase::Inconclusive, "{:?}", log.borrow());
+    assert!(
+        out.state.message.contains("no data"),
+        "{}",
+        out.state.message
+    );
+    let out = driver(&e.kube, &log).promote().expect("promote");
+    assert_eq!(out.phase, Phase::Healthy, "{:?}", log.borrow());
+    assert_eq!(image(&deployment(&e.kube, "web")), "web:2");
+}
+
+#[test]
+fn blue_green_promotes_and_aborts() {
+    let e = env(Options::default());
+    first(&e.kube, 2);
+    let mut bg = RolloutSpec::from_argo(
+        "blueGreen:\n  autoPromotionEnabled: false\n  scaleDownDelaySeconds: 0\n",
+    )
+    .expect("spec");
+    let log = std::cell::RefCell::new(Vec::new());
+    let out = driver(&e.kube, &log)
+        .apply(&request("web:2", bg.clone(), 2))
+        .expect("rollout");
+    assert_eq!(out.phase, Phase::Paused, "{:?}", log.borrow());
+    let active = e.kube.get(&SERVICE, "web").expect("get").expect("active");
+    assert!(
+        active["spec"]["selector"]
+            .get("pod-template-hash")
+            .is_some(),
+        "active pinned to the stable pods: {active}"
+    );
+    let preview = e
+        .kube
+        .get(&SERVICE, "web-preview")
+        .expect("get")
+        .expect("preview");
+    assert_eq!(preview["spec"]["selector"]["slipway.dev/role"], "canary");
+    let out = driver(&e.kube, &log).promote().expect("promote");
+    assert_eq!(out.phase, Phase::Healthy, "{:?}", log.borrow());
+    assert_eq!(image(&deployment(&e.kube, "web")), "web:2");
+    let active = e.kube.get(&SERVICE, "web").expect("get").expect("active");
+    assert_eq!(
+        active["spec"]["selector"],
+        json!({"app.kubernetes.io/name": "web"})
+    );
+
+    // A second blue-green, aborted while paused: the active Service points at the stable pods again.
+    bg = bg.clone();
+    let out = driver(&e.kube, &log)
+        .apply(&request("web:3", bg, 2))
+        .expect("rollout");
+    assert_eq!(out.phase, Phase::Paused);
+    let out = driver(&e.kube, &log).abort().expect("abort");
+    assert_eq!(out.phase, Phase::Degraded);
+    assert_eq!(image(&deployment(&e.kube, "web")), "web:2");
+    assert_eq!(replicas(&deployment(&e.kube, "web-canary")), 0);
+    let active = e.kube.get(&SERVICE, "web").expect("get").expect("active");
+    assert!(active["spec"]["selector"].get("slipway.dev/role").is_none());
+    let _ = &e.sim;
+}
+
+#[test]
+fn routed_canary_sets_virtual_service_weights() {
+    let e = env(Options::default());
+    let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "virtualservices.networking.istio.io"},
+        "spec": {"group": "networking.istio.io", "scope": "Namespaced",
+            "names": {"plural": "virtualservices", "kind": "VirtualService", "singular": "virtualservice", "listKind": "VirtualServiceList"},
+            "versions": [{"name": "v1beta1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}});
+    create_crd(&e, &crd);
+    first(&e.kube, 4);
+    let spec = RolloutSpec::from_flags(
+        StrategyKind::Canary,
+        Some("setWeight=20,pause"),
+        TrafficRouting::from_flag("istio").expect("router"),
+    )
+    .expect("spec");
+    let log = std::cell::RefCell::new(Vec::new());
+    let out = driver(&e.kube, &log)
+        .apply(&request("web:2", spec, 4))
+        .expect("rollout");
+    assert_eq!(out.phase, Phase::Paused, "{:?}", log.borrow());
+    let vs = e
+        .kube
+        .get(&VIRTUAL_SERVICE, "web")
+        .expect("get")
+        .expect("vs");
+    assert_eq!(vs["spec"]["http"][0]["route"][0]["weight"], 80);
+    assert_eq!(vs["spec"]["http"][0]["route"][1]["weight"], 20);
+    assert_eq!(replicas(&deployment(&e.kube, "web-canary")), 1);
+    assert_eq!(
+        replicas(&deployment(&e.kube, "web")),
+        4,
+        "stable stays at N"
+    );
+    let out = driver(&e.kube, &log).promote().expect("promote");
+    assert_eq!(out.phase, Phase::Healthy, "{:?}", log.borrow());
+    let vs = e
+        .kube
+        .get(&VIRTUAL_SERVICE, "web")
+        .expect("get")
+        .expect("vs");
+    assert_eq!(vs["spec"]["http"][0]["route"][0]["weight"], 100);
+}
+
+fn create_crd(e: &Env, crd: &Value) {
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("config");
+    e.sim.write_kubeconfig(&config).expect("kubeconfig");
+    let file = dir.path().join("crd.json");
+    std::fs::write(&file, crd.to_string()).expect("write");
+    let out = std::process::Command::new("kubectl")
+        .args(["apply", "-f"])
+        .arg(&file)
+        .env("KUBECONFIG", &config)
+        .env("HOME", dir.path())
+        .output()
+        .expect("kubectl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::thread::sleep(Duration::from_millis(100));
+}
