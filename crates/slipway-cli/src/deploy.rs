@@ -1,4 +1,5 @@
-//! `slipway deploy`: rollouts over `slipway-deploy` (for now `plan`: the steps a rollout would take).
+//! `slipway deploy`: rollouts over `slipway-deploy`: `plan` (the steps a rollout would take) and, in
+//! `rollout.rs`, `apply`, `status`, `promote`, `abort` and `rollback`.
 
 use std::fmt::Write as _;
 use std::io::Read;
@@ -21,18 +22,32 @@ pub(crate) enum DeployCommand {
     /// Print the steps a rollout would take: for each, the action, the canary's traffic weight and the
     /// replicas of each version. Bad input is reported naming the flag or field, with exit status 1.
     Plan(PlanArgs),
+    /// Roll an image out (creating the Deployment on first use) and wait until the rollout is Healthy,
+    /// Paused, Degraded or Inconclusive.
+    ///
+    /// Exit status: 0 Healthy, 2 Paused (waiting for `slipway deploy promote`), 3 Inconclusive (an
+    /// analysis could not decide: promote or abort), 1 Degraded (aborted, analysis failed, progress
+    /// deadline exceeded; traffic and replicas are back on the stable version) or an error.
+    Apply(Box<crate::rollout::ApplyArgs>),
+    /// Show where a rollout stands (`--json` for machines); the exit status is that of `apply`.
+    Status(crate::rollout::StatusArgs),
+    /// Resume a paused or inconclusive rollout and drive it on as `apply` does (same exit statuses).
+    Promote(crate::rollout::TargetArgs),
+    /// Return all traffic and replicas to the stable version and scale the new one to zero; returns
+    /// once they are there (exit 0).
+    Abort(crate::rollout::TargetArgs),
+    /// Return the Deployment to the previous revision (or `--to-revision N`) as `kubectl rollout undo`
+    /// does, taking any new version down; returns once rolled out (exit 0).
+    Rollback(crate::rollout::RollbackArgs),
 }
 
-/// Arguments of `slipway deploy plan`. Values are checked here rather than by the parser so that bad input
-/// names its flag and exits with status 1.
+/// The flags that make a rollout spec, shared by `plan` and `apply`. Values are checked here rather than
+/// by the parser so that bad input names its flag and exits with status 1.
 #[derive(Debug, clap::Args)]
-pub(crate) struct PlanArgs {
+pub(crate) struct SpecArgs {
     /// The strategy: rolling, blue-green or canary (required unless --strategy-file gives it).
     #[arg(long, value_name = "STRATEGY")]
     strategy: Option<String>,
-    /// Desired replicas (required).
-    #[arg(long, value_name = "N", allow_hyphen_values = true)]
-    replicas: Option<String>,
     /// Canary steps: `setWeight=20,pause=30s,analysis=NAME,setWeight=50,pause,setCanaryScale=replicas:2`
     /// (`pause` without a duration waits for promotion; durations as Go writes them: 30s, 1m30s, 1h).
     #[arg(long, value_name = "STEPS")]
@@ -50,6 +65,16 @@ pub(crate) struct PlanArgs {
     /// (instead of --steps and --traffic-router; at most 1 MiB).
     #[arg(long, value_name = "FILE")]
     strategy_file: Option<PathBuf>,
+}
+
+/// Arguments of `slipway deploy plan`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct PlanArgs {
+    /// Desired replicas (required).
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    replicas: Option<String>,
+    #[command(flatten)]
+    spec: SpecArgs,
     /// Print a JSON array (one object per step) instead of a table.
     #[arg(long)]
     json: bool,
@@ -58,11 +83,16 @@ pub(crate) struct PlanArgs {
 pub(crate) fn run(cmd: DeployCommand) -> CmdResult {
     match cmd {
         DeployCommand::Plan(args) => plan_cmd(&args),
+        DeployCommand::Apply(args) => crate::rollout::apply(&args),
+        DeployCommand::Status(args) => crate::rollout::status(&args),
+        DeployCommand::Promote(args) => crate::rollout::promote(&args),
+        DeployCommand::Abort(args) => crate::rollout::abort(&args),
+        DeployCommand::Rollback(args) => crate::rollout::rollback(&args),
     }
 }
 
 /// An error and its sources, joined by `: ` (as the CLI prints chains).
-fn chain(err: &dyn std::error::Error) -> String {
+pub(crate) fn chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(s) = source {
@@ -78,32 +108,7 @@ fn plan_cmd(args: &PlanArgs) -> CmdResult {
     let replicas: u32 = replicas.parse().map_err(|_| {
         format!("--replicas: invalid value {replicas:?} (expected a number of pods, 0 or more)")
     })?;
-    let kind = args
-        .strategy
-        .as_deref()
-        .map(|s| {
-            s.parse::<StrategyKind>()
-                .map_err(|e| format!("--strategy: {}", chain(&e)))
-        })
-        .transpose()?;
-    let int_or_percent =
-        |flag: &str, value: &Option<String>| -> Result<Option<IntOrPercent>, String> {
-            value
-                .as_deref()
-                .map(|v| v.parse().map_err(|e| format!("{flag}: {}", chain(&e))))
-                .transpose()
-        };
-    let max_surge = int_or_percent("--max-surge", &args.max_surge)?;
-    let max_unavailable = int_or_percent("--max-unavailable", &args.max_unavailable)?;
-
-    let spec = if let Some(path) = &args.strategy_file {
-        spec_from_file(args, path, kind)?
-    } else {
-        spec_from_flags(args, kind)?
-    };
-    let spec = spec
-        .with_budget(max_surge, max_unavailable)
-        .map_err(|e| chain(&e))?;
+    let spec = args.spec.spec()?;
     let steps = plan(&spec, replicas);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&steps)?);
@@ -113,9 +118,39 @@ fn plan_cmd(args: &PlanArgs) -> CmdResult {
     Ok(ExitCode::SUCCESS)
 }
 
+impl SpecArgs {
+    /// The rollout spec the flags describe.
+    pub(crate) fn spec(&self) -> Result<RolloutSpec, String> {
+        let kind = self
+            .strategy
+            .as_deref()
+            .map(|s| {
+                s.parse::<StrategyKind>()
+                    .map_err(|e| format!("--strategy: {}", chain(&e)))
+            })
+            .transpose()?;
+        let int_or_percent =
+            |flag: &str, value: &Option<String>| -> Result<Option<IntOrPercent>, String> {
+                value
+                    .as_deref()
+                    .map(|v| v.parse().map_err(|e| format!("{flag}: {}", chain(&e))))
+                    .transpose()
+            };
+        let max_surge = int_or_percent("--max-surge", &self.max_surge)?;
+        let max_unavailable = int_or_percent("--max-unavailable", &self.max_unavailable)?;
+        let spec = if let Some(path) = &self.strategy_file {
+            spec_from_file(self, path, kind)?
+        } else {
+            spec_from_flags(self, kind)?
+        };
+        spec.with_budget(max_surge, max_unavailable)
+            .map_err(|e| chain(&e))
+    }
+}
+
 /// The spec of `--strategy-file`, which must agree with `--strategy` if both are given.
 fn spec_from_file(
-    args: &PlanArgs,
+    args: &SpecArgs,
     path: &Path,
     kind: Option<StrategyKind>,
 ) -> Result<RolloutSpec, String> {
@@ -129,7 +164,7 @@ fn spec_from_file(
             ));
         }
     }
-    let text = read_bounded(path)?;
+    let text = read_bounded("--strategy-file", path)?;
     let spec =
         RolloutSpec::from_argo(&text).map_err(|e| format!("{}: {}", path.display(), chain(&e)))?;
     if let Some(kind) = kind
@@ -145,7 +180,7 @@ fn spec_from_file(
 }
 
 /// The spec of `--strategy`, `--steps` and `--traffic-router`.
-fn spec_from_flags(args: &PlanArgs, kind: Option<StrategyKind>) -> Result<RolloutSpec, String> {
+fn spec_from_flags(args: &SpecArgs, kind: Option<StrategyKind>) -> Result<RolloutSpec, String> {
     let kind = kind.ok_or(
         "--strategy is required (rolling, blue-green or canary) unless --strategy-file is given",
     )?;
@@ -165,16 +200,17 @@ fn spec_from_flags(args: &PlanArgs, kind: Option<StrategyKind>) -> Result<Rollou
     RolloutSpec::from_flags(kind, args.steps.as_deref(), router).map_err(|e| chain(&e))
 }
 
-fn read_bounded(path: &Path) -> Result<String, String> {
-    let file = std::fs::File::open(path)
-        .map_err(|e| format!("--strategy-file {}: {e}", path.display()))?;
+/// Reads a file given by `flag`, at most [`MAX_STRATEGY_FILE`] bytes (strategies, analysis templates and
+/// manifests are a few kilobytes).
+pub(crate) fn read_bounded(flag: &str, path: &Path) -> Result<String, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("{flag} {}: {e}", path.display()))?;
     let mut text = String::new();
     file.take(MAX_STRATEGY_FILE + 1)
         .read_to_string(&mut text)
-        .map_err(|e| format!("--strategy-file {}: {e}", path.display()))?;
+        .map_err(|e| format!("{flag} {}: {e}", path.display()))?;
     if text.len() as u64 > MAX_STRATEGY_FILE {
         return Err(format!(
-            "--strategy-file {}: larger than {MAX_STRATEGY_FILE} bytes",
+            "{flag} {}: larger than {MAX_STRATEGY_FILE} bytes",
             path.display()
         ));
     }

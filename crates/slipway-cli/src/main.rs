@@ -14,6 +14,7 @@ mod gomod;
 mod image;
 mod kubesim;
 mod oci;
+mod rollout;
 mod tag;
 
 /// What a subcommand returns: an exit code, or an error to report.

@@ -282,6 +282,9 @@ impl<C: Cluster> DryRun<C> {
             out.push_str(
                 &serde_saphyr::to_string(&object).expect("JSON values always serialise as YAML"),
             );
+            if !out.ends_with('\n') {
+                out.push('\n');
+            }
         }
         out
     }

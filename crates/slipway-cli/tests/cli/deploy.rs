@@ -344,3 +344,170 @@ fn bad_input_names_the_flag_and_exits_1() {
         "--traffic-router is only for the canary strategy",
     );
 }
+
+/// A kubesim with a kubeconfig for the CLI's rollout commands.
+struct Cluster {
+    _sim: slipway_kubesim::Sim,
+    dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    fn start() -> Cluster {
+        let sim = slipway_kubesim::Sim::start(
+            slipway_kubesim::Options::default().ready_after(std::time::Duration::from_millis(50)),
+        )
+        .expect("kubesim");
+        let dir = tempfile::tempdir().expect("dir");
+        sim.write_kubeconfig(&dir.path().join("config"))
+            .expect("kubeconfig");
+        Cluster { _sim: sim, dir }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let config = self.dir.path().join("config");
+        let mut all = args.to_vec();
+        all.extend([
+            "--kubeconfig",
+            config.to_str().expect("utf-8"),
+            "--name",
+            "web",
+        ]);
+        run(&all)
+    }
+}
+
+#[test]
+fn apply_promote_abort_and_status_exit_as_documented() {
+    let c = Cluster::start();
+    let first = c.run(&[
+        "deploy",
+        "apply",
+        "--image",
+        "web:1",
+        "--replicas",
+        "2",
+        "--port",
+        "8080",
+        "--strategy",
+        "rolling",
+    ]);
+    assert_eq!(first.status.code(), Some(0), "{first:?}");
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(stderr.contains("Healthy: "), "progress lines: {stderr}");
+
+    let paused = c.run(&[
+        "deploy",
+        "apply",
+        "--image",
+        "web:2",
+        "--strategy",
+        "canary",
+        "--steps",
+        "setWeight=50,pause",
+    ]);
+    assert_eq!(paused.status.code(), Some(2), "{paused:?}");
+    let status = c.run(&["deploy", "status", "--json"]);
+    assert_eq!(status.status.code(), Some(2), "{status:?}");
+    let state: serde_json::Value = serde_json::from_slice(&status.stdout).expect("json");
+    assert_eq!(state["phase"], "Paused");
+    assert_eq!(state["weight"], 50);
+    assert_eq!(state["image"], "web:2");
+
+    let promoted = c.run(&["deploy", "promote"]);
+    assert_eq!(promoted.status.code(), Some(0), "{promoted:?}");
+
+    let paused = c.run(&[
+        "deploy",
+        "apply",
+        "--image",
+        "web:3",
+        "--strategy",
+        "canary",
+        "--steps",
+        "setWeight=50,pause",
+    ]);
+    assert_eq!(paused.status.code(), Some(2), "{paused:?}");
+    let aborted = c.run(&["deploy", "abort"]);
+    assert_eq!(aborted.status.code(), Some(0), "{aborted:?}");
+    let status = c.run(&["deploy", "status"]);
+    assert_eq!(status.status.code(), Some(1), "Degraded: {status:?}");
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        text.contains("Degraded") && text.contains("Aborted"),
+        "{text}"
+    );
+
+    let back = c.run(&["deploy", "rollback", "--to-revision", "1"]);
+    assert_eq!(back.status.code(), Some(0), "{back:?}");
+}
+
+#[test]
+fn apply_dry_run_prints_what_it_would_create() {
+    let out = run(&[
+        "deploy",
+        "apply",
+        "--dry-run",
+        "--name",
+        "api",
+        "--image",
+        "api:1",
+        "--strategy",
+        "canary",
+        "--port",
+        "80",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let yaml = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        yaml.contains("kind: Deployment") && yaml.contains("image: api:1"),
+        "{yaml}"
+    );
+    assert!(yaml.contains("kind: Service"), "{yaml}");
+}
+
+#[test]
+fn apply_refuses_bad_input_naming_it() {
+    fails_with(
+        &[
+            "deploy",
+            "apply",
+            "--dry-run",
+            "--name",
+            "a",
+            "--image",
+            "a:1",
+            "--strategy",
+            "zigzag",
+        ],
+        "--strategy",
+    );
+    fails_with(
+        &[
+            "deploy",
+            "apply",
+            "--name",
+            "a",
+            "--image",
+            "a:1",
+            "--strategy",
+            "rolling",
+        ],
+        "--kubeconfig",
+    );
+    fails_with(
+        &[
+            "deploy",
+            "apply",
+            "--dry-run",
+            "--name",
+            "a",
+            "--image",
+            "a:1",
+            "--strategy",
+            "canary",
+            "--arg",
+            "nokey",
+        ],
+        "--arg",
+    );
+}

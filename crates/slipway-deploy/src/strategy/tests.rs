@@ -3,8 +3,8 @@ use std::time::{Duration, UNIX_EPOCH};
 use proptest::prelude::*;
 use serde_json::json;
 
-use super::*;
 use super::Strategy as _;
+use super::*;
 use crate::replicas::IntOrPercent;
 use crate::spec::TrafficRouting;
 

@@ -382,3 +382,180 @@ fn create_crd(e: &Env, crd: &Value) {
     );
     std::thread::sleep(Duration::from_millis(100));
 }
+
+#[test]
+fn a_run_killed_between_steps_is_finished_by_the_next() {
+    let e = env(Options::default());
+    first(&e.kube, 4);
+    let steps = spec(
+        StrategyKind::Canary,
+        Some("setWeight=25,pause=1s,setWeight=50,pause=1s,setWeight=75"),
+    );
+    let log = std::cell::RefCell::new(Vec::new());
+    // The first run is stopped early (as a CI job killed mid-rollout would be): it leaves the rollout
+    // under way in the cluster.
+    let err = driver(&e.kube, &log)
+        .timeout(Duration::from_millis(1500))
+        .apply(&request("web:2", steps.clone(), 4))
+        .expect_err("stopped early");
+    assert!(err.to_string().contains("did not come to rest"), "{err}");
+    let mid: RolloutState = serde_json::from_str(
+        deployment(&e.kube, "web")["metadata"]["annotations"]["slipway.dev/rollout"]
+            .as_str()
+            .expect("state recorded"),
+    )
+    .expect("state");
+    assert_eq!(mid.phase, Phase::Progressing);
+    assert!(mid.step < 5, "{mid:?}");
+    // The second run picks the same rollout up: one canary Deployment, finished.
+    let out = driver(&e.kube, &log)
+        .apply(&request("web:2", steps, 4))
+        .expect("resumed");
+    assert_eq!(out.phase, Phase::Healthy, "{:?}", log.borrow());
+    let deployments = e.kube.list(&DEPLOYMENT, "").expect("list");
+    let names: Vec<&str> = deployments
+        .iter()
+        .filter_map(|d| d["metadata"]["name"].as_str())
+        .collect();
+    assert_eq!(names.len(), 2, "web and one web-canary: {names:?}");
+    assert_eq!(image(&deployment(&e.kube, "web")), "web:2");
+}
+
+/// testdata/hello v1 and v2 built for this host into an OCI layout (`oci:PATH:v1`, `oci:PATH:v2`);
+/// `None` (loudly) without Go.
+fn hello_images() -> Option<(tempfile::TempDir, String, String)> {
+    use slipway_oci::gobuild::{GoImageOptions, build_go_images};
+    use slipway_oci::reference::Tag;
+    use slipway_oci::store::{ManifestStore as _, OciLayout};
+
+    let Some(go) = slipway_testkit::find_tool("go") else {
+        assert!(std::env::var_os("CI").is_none(), "Go is required in CI");
+        eprintln!(
+            "SKIPPED: Go is not installed ({}); the process-runtime canary did not run",
+            slipway_testkit::INSTALL_HINT
+        );
+        return None;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("layout");
+    let layout = OciLayout::create(&path).expect("layout");
+    for (tag, version) in [("v1", "v1.0.0"), ("v2", "v2.0.0")] {
+        let options = GoImageOptions::new(vec![slipway_oci::Platform::host()])
+            .go(go.clone())
+            .ldflag_x("main.version", version)
+            .go_env("GOTOOLCHAIN", "local")
+            .go_env("GOPROXY", "off")
+            .go_env("GOFLAGS", "-mod=mod");
+        let built = build_go_images(
+            &slipway_testkit::testdata("hello"),
+            "./cmd/hello",
+            &options,
+            &layout,
+        )
+        .expect("go image builds");
+        layout
+            .put_manifest(built.top(), Some(&Tag::new(tag).expect("tag")))
+            .expect("tag");
+    }
+    let at = |tag: &str| format!("oci:{}:{tag}", path.display());
+    let (v1, v2) = (at("v1"), at("v2"));
+    Some((dir, v1, v2))
+}
+
+fn get_version(port: u16) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut stream =
+        std::net::TcpStream::connect(("127.0.0.1", port)).expect("the NodePort accepts");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    stream
+        .write_all(b"GET /version HTTP/1.1\r\nHost: hello\r\nConnection: close\r\n\r\n")
+        .expect("request");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("answer");
+    answer
+}
+
+#[test]
+fn hello_really_serves_a_20_percent_canary() {
+    let Some((_dir, v1, v2)) = hello_images() else {
+        return;
+    };
+    let e = env(Options::default()
+        .ready_after(Duration::from_millis(100))
+        .process_runtime(slipway_kubesim::runtime::process::ProcessOptions::default()));
+    let manifest = hello_manifest();
+    let mut first = Request::new(&v1, spec(StrategyKind::Rolling, None));
+    first.manifest = manifest;
+    let log = std::cell::RefCell::new(Vec::new());
+    let out = driver(&e.kube, &log)
+        .timeout(Duration::from_secs(120))
+        .apply(&first)
+        .expect("first rollout");
+    assert_eq!(out.phase, Phase::Healthy, "{:?}", log.borrow());
+    let service = e.kube.get(&SERVICE, "web").expect("get").expect("service");
+    let port = u16::try_from(
+        service["spec"]["ports"][0]["nodePort"]
+            .as_i64()
+            .expect("a nodePort"),
+    )
+    .expect("port");
+
+    let canary = Request::new(&v2, spec(StrategyKind::Canary, Some("setWeight=20,pause")));
+    let out = driver(&e.kube, &log)
+        .timeout(Duration::from_secs(120))
+        .apply(&canary)
+        .expect("canary");
+    assert_eq!(out.phase, Phase::Paused, "{:?}", log.borrow());
+    assert_eq!(replicas(&deployment(&e.kube, "web-canary")), 1);
+    assert_eq!(replicas(&deployment(&e.kube, "web")), 4);
+    let answers: Vec<String> = (0..100).map(|_| get_version(port)).collect();
+    let new = answers.iter().filter(|a| a.contains("v2.0.0")).count();
+    let old = answers.iter().filter(|a| a.contains("v1.0.0")).count();
+    assert_eq!(
+        new + old,
+        100,
+        "every request answered: {:?}",
+        answers.first()
+    );
+    // One pod of five, balanced round robin by the NodePort proxy: 20 of 100.
+    assert_eq!(new, 20, "{new} of 100 requests reached v2");
+
+    let out = driver(&e.kube, &log)
+        .timeout(Duration::from_secs(120))
+        .promote()
+        .expect("promote");
+    assert_eq!(out.phase, Phase::Healthy, "{:?}", log.borrow());
+    // The Deployment's rollout waits for ready pods; the endpoints follow within a moment.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let answers: Vec<String> = (0..20).map(|_| get_version(port)).collect();
+        if answers.iter().all(|a| a.contains("v2.0.0")) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still answered by v1 after promotion: {answers:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Deployment `web` (5 replicas of hello with an httpGet readiness probe) and its NodePort Service.
+fn hello_manifest() -> Vec<Value> {
+    let labels = json!({"app": "web"});
+    vec![
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"replicas": 5, "selector": {"matchLabels": labels},
+                "template": {"metadata": {"labels": labels}, "spec": {
+                    "terminationGracePeriodSeconds": 5,
+                    "containers": [{"name": "hello", "image": "placeholder",
+                        "ports": [{"name": "http", "containerPort": 8080}],
+                        "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"},
+                            "periodSeconds": 1}}]}}}}),
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+            "spec": {"type": "NodePort", "selector": labels,
+                "ports": [{"port": 80, "targetPort": "http"}]}}),
+    ]
+}
