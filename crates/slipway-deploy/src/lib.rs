@@ -16,4 +16,5 @@ pub mod duration;
 pub mod plan;
 pub mod replicas;
 pub mod rolling;
+pub mod serverless;
 pub mod spec;

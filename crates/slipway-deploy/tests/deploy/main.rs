@@ -4,4 +4,5 @@ mod analysis;
 mod plan;
 mod replicas;
 mod rolling;
+mod serverless;
 mod spec;
