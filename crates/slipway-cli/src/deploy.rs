@@ -21,6 +21,10 @@ pub(crate) enum DeployCommand {
     /// Print the steps a rollout would take: for each, the action, the canary's traffic weight and the
     /// replicas of each version. Bad input is reported naming the flag or field, with exit status 1.
     Plan(PlanArgs),
+    /// Knative / Cloud Run: `render` the Service for an image, `apply` it with a canary over revision
+    /// traffic, `promote`, `rollback`.
+    #[command(subcommand)]
+    Knative(crate::knative::KnativeCommand),
 }
 
 /// Arguments of `slipway deploy plan`. Values are checked here rather than by the parser so that bad input
@@ -58,6 +62,7 @@ pub(crate) struct PlanArgs {
 pub(crate) fn run(cmd: DeployCommand) -> CmdResult {
     match cmd {
         DeployCommand::Plan(args) => plan_cmd(&args),
+        DeployCommand::Knative(cmd) => crate::knative::run(cmd),
     }
 }
 
