@@ -669,7 +669,7 @@ fn configuration(ctl: &mut Ctl<'_, '_>, cfg: &Value) {
     if let Some(service) = label(cfg, SERVICE_LABEL) {
         labels.insert(SERVICE_LABEL.to_owned(), json!(service));
     }
-    let mut old_status = cfg.get("status").cloned().unwrap_or_else(|| json!({}));
+    let old_status = cfg.get("status").cloned().unwrap_or_else(|| json!({}));
     let created = match ctl.get(GROUP, "revisions", ns, &revision_name) {
         Some(r) if controlled_by(&r, cfg) => Some(r),
         Some(_) => None,
@@ -719,8 +719,7 @@ fn configuration(ctl: &mut Ctl<'_, '_>, cfg: &Value) {
         status["latestReadyRevisionName"] = json!(p);
     }
     status["conditions"] = conditions(&old_status, &[("Ready", &ready)]);
-    old_status = status;
-    put_status(ctl, "configurations", cfg, old_status);
+    put_status(ctl, "configurations", cfg, status);
 }
 
 /// `30s`, `10m`, `1m30s`, `1h` (what Knative's progress-deadline annotation takes) in whole seconds.
