@@ -39,6 +39,10 @@ pub(crate) enum DeployCommand {
     /// Return the Deployment to the previous revision (or `--to-revision N`) as `kubectl rollout undo`
     /// does, taking any new version down; returns once rolled out (exit 0).
     Rollback(crate::rollout::RollbackArgs),
+    /// Knative / Cloud Run: `render` the Service for an image, `apply` it with a canary over revision
+    /// traffic, `promote`, `rollback`.
+    #[command(subcommand)]
+    Knative(crate::knative::KnativeCommand),
 }
 
 /// The flags that make a rollout spec, shared by `plan` and `apply`. Values are checked here rather than
@@ -88,6 +92,7 @@ pub(crate) fn run(cmd: DeployCommand) -> CmdResult {
         DeployCommand::Promote(args) => crate::rollout::promote(&args),
         DeployCommand::Abort(args) => crate::rollout::abort(&args),
         DeployCommand::Rollback(args) => crate::rollout::rollback(&args),
+        DeployCommand::Knative(cmd) => crate::knative::run(cmd),
     }
 }
 

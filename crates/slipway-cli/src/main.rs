@@ -12,6 +12,7 @@ mod cover;
 mod deploy;
 mod gomod;
 mod image;
+mod knative;
 mod kubesim;
 mod oci;
 mod rollout;

@@ -18,6 +18,7 @@ pub mod plan;
 pub mod replicas;
 pub mod rolling;
 pub mod rollout;
+pub mod serverless;
 pub mod spec;
 pub mod state;
 pub mod strategy;

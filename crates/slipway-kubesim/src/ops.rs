@@ -552,6 +552,7 @@ pub fn create_locked(
     }
     initial_status(t, &mut object);
     defaults::apply(&t.group, &t.kind, &mut object);
+    crate::controller::knative::admit(t, &mut object)?;
     let causes = validate(t, &object, None);
     if !causes.is_empty() {
         return Err(ApiError::invalid(t, &name, &causes));
@@ -833,6 +834,9 @@ pub(crate) fn write(
         m.remove("resourceVersion");
     }
     defaults::apply(&t.group, &t.kind, &mut new);
+    if sub == Sub::Main {
+        crate::controller::knative::admit(t, &mut new)?;
+    }
     if t.group.is_empty() && t.kind == "Service" {
         allocate_service(state, &mut new, Some(old))?;
     }

@@ -332,12 +332,9 @@ impl Default for Registry {
     fn default() -> Self {
         let types = BUILTINS
             .iter()
-            .map(|b| {
-                (
-                    (b.group.to_owned(), b.plural.to_owned()),
-                    Arc::new(builtin_type(b)),
-                )
-            })
+            .map(builtin_type)
+            .chain(crate::controller::knative::resource_types())
+            .map(|t| ((t.group.clone(), t.plural.clone()), Arc::new(t)))
             .collect();
         Registry { types }
     }

@@ -8,6 +8,7 @@ mod cover_export;
 mod deploy;
 mod gomod;
 mod image;
+mod knative;
 mod kubesim;
 mod oci;
 mod oci_registry;

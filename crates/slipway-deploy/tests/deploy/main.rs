@@ -6,4 +6,5 @@ mod replicas;
 mod rolling;
 #[cfg(feature = "kube")]
 mod rollout;
+mod serverless;
 mod spec;

@@ -1,10 +1,11 @@
 //! The controllers a delivery tool relies on, run in-process against the same store and through the same
 //! write paths as clients: Deployment, ReplicaSet, a kubelet for simulated pods, endpoints, the garbage
-//! collector and namespace deletion.
+//! collector, namespace deletion, and a minimal Knative Serving ([`knative`]).
 
 pub mod deployment;
 mod endpoints;
 mod gc;
+pub mod knative;
 pub mod kubelet;
 mod replicaset;
 
@@ -349,6 +350,7 @@ pub fn reconcile(
         behaviour,
         wake: None,
     };
+    knative::sync(&mut ctl);
     for d in ctl.list_all("apps", "deployments") {
         deployment::sync(&mut ctl, &d);
     }

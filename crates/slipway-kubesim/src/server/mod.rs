@@ -327,9 +327,15 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Response<Body>,
                 "application/json",
             ));
         }
-        ["openapi", "v3"] => return Ok(ok_json(&openapi_index())),
+        ["openapi", "v3"] => {
+            let custom = custom_openapi_paths(&app.store.lock().registry);
+            return Ok(ok_json(&openapi_index(custom)));
+        }
         ["openapi", "v3", rest @ ..] => {
             let doc_path = rest.join("/");
+            if let Some(doc) = custom_openapi(&app.store.lock().registry, &doc_path) {
+                return Ok(ok_json(&doc));
+            }
             return crate::schema::openapi_document(&doc_path)
                 .map(|document| {
                     let mut response = Response::new(full(Bytes::from_static(document)));
@@ -491,15 +497,92 @@ fn req_query_and_form(query: &Query, body: &[u8]) -> HashMap<String, String> {
     all
 }
 
-fn openapi_index() -> Value {
+fn openapi_index(custom: Vec<(String, String)>) -> Value {
     let mut paths = serde_json::Map::new();
-    for (path, hash) in crate::schema::openapi_paths() {
-        paths.insert(
-            path.to_owned(),
-            json!({"serverRelativeURL": format!("/openapi/v3/{path}?hash={hash}")}),
-        );
+    let builtin = crate::schema::openapi_paths().map(|(p, h)| (p.to_owned(), h.to_owned()));
+    for (path, hash) in builtin.chain(custom) {
+        let url = format!("/openapi/v3/{path}?hash={hash}");
+        paths.insert(path, json!({"serverRelativeURL": url}));
     }
     json!({"paths": paths})
+}
+
+/// The group-versions of custom kinds (CRDs and the Knative kinds) without an embedded document, each
+/// with its document's hash.
+fn custom_openapi_paths(registry: &crate::resource::Registry) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for t in registry.all().filter(|t| t.custom) {
+        for v in &t.versions {
+            let path = format!("apis/{}/{v}", t.group);
+            if out.iter().any(|(p, _)| *p == path) {
+                continue;
+            }
+            if let Some(doc) = custom_openapi(registry, &path) {
+                use std::hash::{Hash as _, Hasher as _};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                doc.to_string().hash(&mut h);
+                out.push((path, format!("{:016x}", h.finish())));
+            }
+        }
+    }
+    out
+}
+
+/// An OpenAPI v3 document for the custom kinds of `apis/GROUP/VERSION`, as the apiserver publishes one
+/// per CRD group-version; the schemas keep unknown fields (kubesim validates custom kinds itself), which
+/// is what `kubectl apply`'s client-side validation needs to find the kind.
+fn custom_openapi(registry: &crate::resource::Registry, path: &str) -> Option<Value> {
+    let rest = path.strip_prefix("apis/")?;
+    let (group, version) = rest.split_once('/')?;
+    let mut schemas = serde_json::Map::new();
+    let mut paths = serde_json::Map::new();
+    for t in registry
+        .in_group_version(group, version)
+        .filter(|t| t.custom)
+    {
+        // kubectl looks for the PATCH operation's `fieldValidation` parameter to know the server
+        // validates fields itself.
+        let query = |name: &str| json!({"in": "query", "name": name, "schema": {"type": "string"}});
+        let operation = json!({"patch": {
+            "operationId": format!("patch{}", t.kind),
+            "parameters": [query("dryRun"), query("fieldManager"), query("fieldValidation"), query("force")],
+            "x-kubernetes-action": "patch",
+            "x-kubernetes-group-version-kind": {"group": t.group, "version": version, "kind": t.kind},
+        }});
+        let item = if t.namespaced {
+            format!(
+                "/apis/{group}/{version}/namespaces/{{namespace}}/{}/{{name}}",
+                t.plural
+            )
+        } else {
+            format!("/apis/{group}/{version}/{}/{{name}}", t.plural)
+        };
+        paths.insert(item, operation);
+        let reversed: Vec<&str> = t.group.split('.').rev().collect();
+        let gvk = json!([{"group": t.group, "version": version, "kind": t.kind}]);
+        for (name, kind) in [
+            (t.kind.clone(), gvk.clone()),
+            (
+                format!("{}List", t.kind),
+                json!([{"group": t.group, "version": version, "kind": format!("{}List", t.kind)}]),
+            ),
+        ] {
+            schemas.insert(
+                format!("{}.{version}.{name}", reversed.join(".")),
+                json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true,
+                    "x-kubernetes-group-version-kind": kind}),
+            );
+        }
+    }
+    if schemas.is_empty() {
+        return None;
+    }
+    Some(json!({
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes CRD Swagger", "version": "v0.1.0"},
+        "paths": paths,
+        "components": {"schemas": schemas},
+    }))
 }
 
 /// `fieldValidation`: unknown fields of a built-in kind are an error (`Strict`, what kubectl sends),

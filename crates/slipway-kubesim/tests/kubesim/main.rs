@@ -1,6 +1,7 @@
 //! Integration tests of slipway-kubesim.
 mod apply;
 mod controller;
+mod knative;
 mod kube_rs;
 mod kubectl;
 mod patch;

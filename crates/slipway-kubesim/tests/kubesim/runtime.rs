@@ -19,16 +19,16 @@ use slipway_oci::{Platform, Reference};
 use crate::kubectl::Kubectl;
 
 /// What the tests run: testdata/hello for this host, in a layout and in the registry.
-struct Images {
+pub(crate) struct Images {
     _dir: tempfile::TempDir,
     /// `HOST:PORT/kubesim-runtime/hello:v1` (answers `/version` with v1.0.0).
-    registry: String,
+    pub(crate) registry: String,
     /// `HOST:PORT/kubesim-runtime/hello:v2` (v2.0.0).
-    registry_v2: String,
+    pub(crate) registry_v2: String,
 }
 
 /// Builds testdata/hello once per test process; `None` (loudly) when Go or the registry is missing.
-fn images() -> Option<&'static Images> {
+pub(crate) fn images() -> Option<&'static Images> {
     static IMAGES: OnceLock<Option<Images>> = OnceLock::new();
     IMAGES
         .get_or_init(|| {

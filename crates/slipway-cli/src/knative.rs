@@ -1,0 +1,333 @@
+//! `slipway deploy knative`: a Knative (or Cloud Run) Service for an image, rendered or applied with a
+//! canary by revision traffic split (`slipway_deploy::serverless`).
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use clap::Subcommand;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use serde_json::{Value, json};
+use slipway_deploy::serverless::{
+    Action, Container, Observed, Outcome, Phase, Probe, STATE_ANNOTATION, State, reconcile, render,
+    traffic_json, traffic_latest,
+};
+use slipway_deploy::spec::{Step, parse_steps};
+
+use crate::CmdResult;
+
+/// Subcommands of `slipway deploy knative`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum KnativeCommand {
+    /// Print the `serving.knative.dev/v1` Service (YAML) for the image; `gcloud run services replace`
+    /// takes it too.
+    Render(RenderArgs),
+    /// Apply the Service with server-side apply (field manager `slipway`) and walk the canary steps over
+    /// revision traffic. Exit status: 0 Healthy, 1 Degraded or error, 2 Paused (run `promote`), 3
+    /// Inconclusive. Running it again resumes the rollout recorded on the Service.
+    Apply(ApplyArgs),
+    /// Skip the remaining steps: all traffic to the latest revision; waits until it serves (exit 0).
+    Promote(ActionArgs),
+    /// All traffic back to the revision that served before the rollout; waits until it serves (exit 0).
+    Rollback(ActionArgs),
+}
+
+/// What the Service runs.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RenderArgs {
+    /// The Knative Service's name.
+    #[arg(long, value_name = "NAME")]
+    name: String,
+    /// The image (a digest pins what every revision runs).
+    #[arg(long, value_name = "REF")]
+    image: String,
+    /// The container's port (`containerPort`; the service gets it as `$PORT`; 8080 when not given).
+    #[arg(long, value_name = "N")]
+    port: Option<u16>,
+    /// An environment variable `K=V`; repeatable.
+    #[arg(long, value_name = "K=V")]
+    env: Vec<String>,
+    /// An HTTP readiness probe of this path (e.g. `/healthz`).
+    #[arg(long, value_name = "PATH")]
+    readiness_path: Option<String>,
+    /// An HTTP liveness probe of this path.
+    #[arg(long, value_name = "PATH")]
+    liveness_path: Option<String>,
+    /// CPU limit (`1`, `500m`).
+    #[arg(long, value_name = "Q")]
+    cpu: Option<String>,
+    /// Memory limit (`256Mi`).
+    #[arg(long, value_name = "Q")]
+    memory: Option<String>,
+}
+
+/// Where the Service lives.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Target {
+    /// The kubeconfig (its current context; default: kube's usual lookup).
+    #[arg(long, value_name = "FILE")]
+    kubeconfig: Option<std::path::PathBuf>,
+    /// The namespace (default: the context's, else `default`).
+    #[arg(short = 'n', long, value_name = "NS")]
+    namespace: Option<String>,
+    /// Give up waiting after this long (`30s`, `5m`).
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    timeout: String,
+}
+
+/// Arguments of `apply`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ApplyArgs {
+    #[command(flatten)]
+    render: RenderArgs,
+    #[command(flatten)]
+    target: Target,
+    /// Canary steps (`setWeight=20,pause=30s,setWeight=50,pause`), as `deploy plan` takes them; without
+    /// them a new revision takes all traffic once ready.
+    #[arg(long, value_name = "STEPS")]
+    steps: Option<String>,
+}
+
+/// Arguments of `promote` and `rollback`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ActionArgs {
+    /// The Knative Service's name.
+    #[arg(long, value_name = "NAME")]
+    name: String,
+    #[command(flatten)]
+    target: Target,
+}
+
+pub(crate) fn run(cmd: KnativeCommand) -> CmdResult {
+    match cmd {
+        KnativeCommand::Render(args) => {
+            let container = container(&args)?;
+            let svc = render(&args.name, &container, &traffic_latest());
+            print!("{}", serde_saphyr::to_string(&svc)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        KnativeCommand::Apply(args) => {
+            let container = container(&args.render)?;
+            let steps = match &args.steps {
+                Some(text) => parse_steps(text)?,
+                None => Vec::new(),
+            };
+            let template = render(&args.render.name, &container, &[])["spec"]["template"].clone();
+            walk(
+                &args.render.name,
+                &args.target,
+                &steps,
+                Some(&template),
+                Action::Reconcile,
+            )
+        }
+        KnativeCommand::Promote(args) => walk(&args.name, &args.target, &[], None, Action::Promote),
+        KnativeCommand::Rollback(args) => {
+            walk(&args.name, &args.target, &[], None, Action::Rollback)
+        }
+    }
+}
+
+fn container(args: &RenderArgs) -> Result<Container, String> {
+    let mut c = Container::new(&args.image);
+    if let Some(p) = args.port {
+        c = c.port(p);
+    }
+    for kv in &args.env {
+        let (k, v) = kv
+            .split_once('=')
+            .filter(|(k, _)| !k.is_empty())
+            .ok_or_else(|| format!("--env {kv:?}: expected NAME=VALUE"))?;
+        c = c.env(k, v);
+    }
+    if let Some(path) = &args.readiness_path {
+        c = c.readiness(Probe::http(path).period(1));
+    }
+    if let Some(path) = &args.liveness_path {
+        c = c.liveness(Probe::http(path));
+    }
+    if let Some(q) = &args.cpu {
+        c = c.limit("cpu", q);
+    }
+    if let Some(q) = &args.memory {
+        c = c.limit("memory", q);
+    }
+    Ok(c)
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+async fn client(target: &Target) -> Result<(kube::Client, String), String> {
+    let options = kube::config::KubeConfigOptions::default();
+    let config = match &target.kubeconfig {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(path)
+                .map_err(|e| format!("reading the kubeconfig {}: {e}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kc, &options)
+                .await
+                .map_err(|e| format!("the kubeconfig {}: {e}", path.display()))?
+        }
+        None => kube::Config::infer()
+            .await
+            .map_err(|e| format!("finding a kubeconfig: {e}"))?,
+    };
+    let namespace = target
+        .namespace
+        .clone()
+        .unwrap_or_else(|| config.default_namespace.clone());
+    let client = kube::Client::try_from(config).map_err(|e| format!("a kube client: {e}"))?;
+    Ok((client, namespace))
+}
+
+fn knative_services(client: kube::Client, namespace: &str) -> Api<DynamicObject> {
+    let gvk = GroupVersionKind::gvk("serving.knative.dev", "v1", "Service");
+    Api::namespaced_with(
+        client,
+        namespace,
+        &ApiResource::from_gvk_with_plural(&gvk, "services"),
+    )
+}
+
+async fn get_service(
+    api: &Api<DynamicObject>,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<Value>, String> {
+    let found = api
+        .get_opt(name)
+        .await
+        .map_err(|e| format!("reading knative service {namespace}/{name}: {e}"))?;
+    found
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(|e| format!("reading knative service {namespace}/{name}: {e}"))
+}
+
+fn recorded_state(live: &Value) -> Option<State> {
+    live.pointer("/metadata/annotations")
+        .and_then(|a| a.get(STATE_ANNOTATION))
+        .and_then(Value::as_str)
+        .and_then(State::from_annotation)
+}
+
+fn image_of(template: &Value) -> Option<&str> {
+    template
+        .pointer("/spec/containers/0/image")
+        .and_then(Value::as_str)
+}
+
+/// The state a run starts from: the recorded one when it is the same image (a rerun resumes), a
+/// canary from the revision serving now for a new image, none for a first deployment.
+fn starting_state(live: Option<&Value>, template: Option<&Value>) -> State {
+    let Some(live) = live else {
+        return State::starting_from(None);
+    };
+    let recorded = recorded_state(live);
+    let Some(template) = template else {
+        return recorded.unwrap_or_default();
+    };
+    let same_image = image_of(template) == live.pointer("/spec/template").and_then(image_of);
+    match recorded {
+        Some(state) if same_image => state,
+        _ if same_image => State::starting_from(None),
+        _ => State::starting_from(Observed::from_service(live).serving()),
+    }
+}
+
+fn report(name: &str, o: &Outcome) {
+    eprintln!("knative service {name}: {:?}: {}", o.phase, o.message);
+}
+
+/// Applies and reconciles until the rollout reaches a phase the caller should see.
+fn walk(
+    name: &str,
+    target: &Target,
+    steps: &[Step],
+    template: Option<&Value>,
+    action: Action,
+) -> CmdResult {
+    let timeout = slipway_deploy::duration::go_duration(&target.timeout)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| {
+            format!(
+                "--timeout {:?}: expected a duration such as 30s or 5m",
+                target.timeout
+            )
+        })?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let (client, namespace) = client(target).await?;
+        let api = knative_services(client, &namespace);
+        let mut live = get_service(&api, &namespace, name).await?;
+        if template.is_none() && live.is_none() {
+            return Err(format!("knative service {name} not found").into());
+        }
+        let mut state = starting_state(live.as_ref(), template);
+        let mut action = action;
+        let mut applied_once = false;
+        let deadline = Instant::now() + timeout;
+        loop {
+            let observed = live.as_ref().map(Observed::from_service).unwrap_or_default();
+            let o = reconcile(steps, &state, &observed, action, now_secs());
+            action = Action::Reconcile;
+            let spec_template = template
+                .cloned()
+                .or_else(|| live.as_ref().and_then(|l| l.pointer("/spec/template").cloned()))
+                .unwrap_or_else(|| json!({}));
+            let desired = json!({
+                "apiVersion": "serving.knative.dev/v1",
+                "kind": "Service",
+                "metadata": {"name": name, "annotations": {STATE_ANNOTATION: o.state.to_annotation()}},
+                "spec": {"template": spec_template, "traffic": traffic_json(&o.traffic)},
+            });
+            let live_traffic = live.as_ref().and_then(|l| l.pointer("/spec/traffic"));
+            let live_state = live.as_ref().and_then(recorded_state);
+            if !applied_once
+                || live_traffic != Some(&traffic_json(&o.traffic))
+                || live_state.as_ref() != Some(&o.state)
+            {
+                api.patch(name, &PatchParams::apply("slipway").force(), &Patch::Apply(&desired))
+                    .await
+                    .map_err(|e| format!("applying knative service {namespace}/{name}: {e}"))?;
+                applied_once = true;
+            }
+            state = o.state.clone();
+            let wait = match o.phase {
+                Phase::Healthy => {
+                    report(name, &o);
+                    return Ok(ExitCode::SUCCESS);
+                }
+                Phase::Degraded => {
+                    report(name, &o);
+                    // A rollback asked for and done is a success.
+                    let asked = template.is_none() && state.aborted;
+                    return Ok(if asked { ExitCode::SUCCESS } else { ExitCode::from(1) });
+                }
+                Phase::Inconclusive => {
+                    report(name, &o);
+                    return Ok(ExitCode::from(3));
+                }
+                Phase::Paused if o.resume_in.is_none() => {
+                    report(name, &o);
+                    eprintln!("continue with: slipway deploy knative promote --name {name} -n {namespace}");
+                    return Ok(ExitCode::from(2));
+                }
+                Phase::Paused => o.resume_in.unwrap_or_default().min(Duration::from_secs(1)),
+                _ => Duration::from_millis(200),
+            };
+            if Instant::now() >= deadline {
+                report(name, &o);
+                return Err(format!("knative service {name}: timed out after {}", target.timeout).into());
+            }
+            tokio::time::sleep(wait).await;
+            live = get_service(&api, &namespace, name).await?;
+        }
+    })
+}
