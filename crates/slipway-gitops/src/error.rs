@@ -109,10 +109,28 @@ pub enum Error {
     Git {
         /// `clone`, `commit`, `push`, `fetch`.
         operation: &'static str,
-        /// The repository (its work tree or URL).
+        /// The repository (its work tree, or its URL without user information).
         repo: PathBuf,
-        /// libgit2's message (credentials are never part of it).
+        /// libgit2's message, or the last lines git printed (URLs without user information).
         message: String,
+    },
+    /// The `git` executable could not be run (it is needed for clone, fetch and push).
+    #[error("cannot run `git {operation}` in {}", dir.display())]
+    GitSpawn {
+        /// `clone`, `fetch`, `push`.
+        operation: &'static str,
+        /// The directory it was run in.
+        dir: PathBuf,
+        /// Why it could not start (not installed, not executable).
+        source: std::io::Error,
+    },
+    /// A work tree with uncommitted changes to tracked files, which a retried push would discard.
+    #[error("{}: uncommitted changes to tracked files (first: {file}); commit or stash them first", repo.display())]
+    Dirty {
+        /// The work tree.
+        repo: PathBuf,
+        /// The first modified file.
+        file: String,
     },
     /// The remote refused the push for another reason than a non-fast-forward (hooks, protection).
     #[error("the remote refused {refname}: {status}")]

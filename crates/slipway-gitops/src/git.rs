@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::env;
 use crate::error::{Error, Result};
 use crate::files::{self, SetImage};
+use crate::gitcmd;
 
 /// The error a [`GitOpsTarget`] reports; boxed so that backends keep their own error types.
 pub type TargetError = Box<dyn std::error::Error + Send + Sync>;
@@ -297,37 +298,6 @@ fn git_err<'a>(operation: &'static str, repo: &'a Path) -> impl Fn(git2::Error) 
     }
 }
 
-/// Credentials from the usual places: the SSH agent for ssh, git's credential helpers for https, then
-/// libgit2's default (Negotiate/NTLM). Each kind is offered once, so a refused credential ends the attempt.
-fn callbacks<'a>(config: Option<git2::Config>) -> git2::RemoteCallbacks<'a> {
-    let mut callbacks = git2::RemoteCallbacks::new();
-    let mut tried = git2::CredentialType::empty();
-    callbacks.credentials(move |url, username, allowed| {
-        if allowed.contains(git2::CredentialType::SSH_KEY)
-            && !tried.contains(git2::CredentialType::SSH_KEY)
-        {
-            tried |= git2::CredentialType::SSH_KEY;
-            return git2::Cred::ssh_key_from_agent(username.unwrap_or("git"));
-        }
-        if allowed.contains(git2::CredentialType::USER_PASS_PLAINTEXT)
-            && !tried.contains(git2::CredentialType::USER_PASS_PLAINTEXT)
-        {
-            tried |= git2::CredentialType::USER_PASS_PLAINTEXT;
-            if let Some(config) = &config {
-                return git2::Cred::credential_helper(config, url, username);
-            }
-        }
-        if allowed.contains(git2::CredentialType::DEFAULT)
-            && !tried.contains(git2::CredentialType::DEFAULT)
-        {
-            tried |= git2::CredentialType::DEFAULT;
-            return git2::Cred::default();
-        }
-        Err(git2::Error::from_str("no credentials were accepted"))
-    });
-    callbacks
-}
-
 impl GitRepo {
     /// A working clone at `workdir`.
     pub fn open(workdir: impl Into<PathBuf>, options: PushOptions) -> Result<Self> {
@@ -336,26 +306,30 @@ impl GitRepo {
         Ok(GitRepo { workdir, options })
     }
 
-    /// Clones `url` (a path, `file://`, or — with libgit2's transports built in — `ssh://`/`https://`) into
-    /// `into`, checking out `branch` or the remote's default branch.
+    /// Clones `url` (a path, `file://`, `ssh://`, `https://` or scp-like `host:path`; credentials from
+    /// git's usual places) into `into` with the `git` executable, checking out `branch` or the remote's
+    /// default branch. `into` must not exist or be empty.
     pub fn clone(
         url: &str,
         into: &Path,
         branch: Option<&str>,
         options: PushOptions,
     ) -> Result<Self> {
-        let mut fetch = git2::FetchOptions::new();
-        fetch.remote_callbacks(callbacks(git2::Config::open_default().ok()));
-        let mut builder = git2::build::RepoBuilder::new();
-        builder.fetch_options(fetch);
+        let mut args: Vec<std::ffi::OsString> = vec!["clone".into(), "--quiet".into()];
         if let Some(branch) = branch {
-            builder.branch(branch);
+            args.extend(["--branch".into(), branch.into()]);
         }
-        builder.clone(url, into).map_err(|e| Error::Git {
-            operation: "clone",
-            repo: PathBuf::from(url),
-            message: e.message().to_owned(),
-        })?;
+        args.extend(["--origin".into(), options.remote.clone().into()]);
+        // `--` so that a URL starting with `-` is not an option.
+        args.extend(["--".into(), url.into(), into.as_os_str().to_owned()]);
+        let cwd = into
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let finished = gitcmd::run("clone", cwd, &args)?;
+        if finished.code != Some(0) {
+            return Err(gitcmd::failure("clone", url, &finished));
+        }
         Ok(GitRepo {
             workdir: into.to_owned(),
             options,
@@ -396,50 +370,71 @@ impl GitRepo {
         .map_err(&err)
     }
 
-    /// Pushes `local` to `remote_ref`; `Ok(None)` on success, `Ok(Some(status))` when the remote refused.
-    fn push(
-        &self,
-        repo: &git2::Repository,
-        local: &str,
-        remote_ref: &str,
-    ) -> Result<Option<String>> {
-        let err = git_err("push", &self.workdir);
-        let mut remote = repo.find_remote(&self.options.remote).map_err(&err)?;
-        let mut refused = None;
-        let outcome = {
-            let mut cbs = callbacks(repo.config().ok());
-            cbs.push_update_reference(|_, status| {
-                refused = status.map(str::to_owned);
-                Ok(())
-            });
-            let mut opts = git2::PushOptions::new();
-            opts.remote_callbacks(cbs);
-            remote.push(&[format!("{local}:{remote_ref}")], Some(&mut opts))
-        };
-        match outcome {
-            Ok(()) => Ok(refused),
-            Err(e) if e.code() == git2::ErrorCode::NotFastForward => {
-                Ok(Some(e.message().to_owned()))
+    /// Pushes `HEAD` to `remote_ref` with `git push`, which updates the remote ref only if it still holds
+    /// the value this clone last fetched (receive-pack checks the old value under the ref's lock).
+    fn push(&self, remote_ref: &str) -> Result<gitcmd::PushStatus> {
+        let remote = &self.options.remote;
+        let refspec = format!("HEAD:{remote_ref}");
+        let finished = gitcmd::run(
+            "push",
+            &self.workdir,
+            ["push", "--porcelain", "--", remote, refspec.as_str()],
+        )?;
+        match gitcmd::push_status(&finished.stdout, remote_ref) {
+            Some(gitcmd::PushStatus::Done) if finished.code == Some(0) => {
+                Ok(gitcmd::PushStatus::Done)
             }
-            Err(e) => Err(err(e)),
+            Some(status @ (gitcmd::PushStatus::Behind | gitcmd::PushStatus::Refused(_))) => {
+                Ok(status)
+            }
+            // No status line (the remote could not be reached) or a failure after it.
+            _ => Err(gitcmd::failure(
+                "push",
+                &self.workdir.display().to_string(),
+                &finished,
+            )),
         }
     }
 
-    /// Fetches `branch` and returns the remote's head.
+    /// Fetches `branch` with `git fetch` and returns the remote's head.
     fn fetch(&self, repo: &git2::Repository, branch: &str) -> Result<git2::Oid> {
-        let err = git_err("fetch", &self.workdir);
-        let mut remote = repo.find_remote(&self.options.remote).map_err(&err)?;
         let tracking = format!("refs/remotes/{}/{branch}", self.options.remote);
-        let mut opts = git2::FetchOptions::new();
-        opts.remote_callbacks(callbacks(repo.config().ok()));
-        remote
-            .fetch(
-                &[format!("+refs/heads/{branch}:{tracking}")],
-                Some(&mut opts),
-                None,
-            )
-            .map_err(&err)?;
-        repo.refname_to_id(&tracking).map_err(&err)
+        let refspec = format!("+refs/heads/{branch}:{tracking}");
+        let finished = gitcmd::run(
+            "fetch",
+            &self.workdir,
+            [
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "--no-write-fetch-head",
+                "--",
+                self.options.remote.as_str(),
+                refspec.as_str(),
+            ],
+        )?;
+        if finished.code != Some(0) {
+            return Err(gitcmd::failure(
+                "fetch",
+                &self.workdir.display().to_string(),
+                &finished,
+            ));
+        }
+        repo.refname_to_id(&tracking)
+            .map_err(git_err("fetch", &self.workdir))
+    }
+
+    /// The first tracked file with uncommitted changes, if any.
+    fn first_modified(&self, repo: &git2::Repository) -> Result<Option<String>> {
+        let mut options = git2::StatusOptions::new();
+        options.include_untracked(false).include_ignored(false);
+        let statuses = repo
+            .statuses(Some(&mut options))
+            .map_err(git_err("status", &self.workdir))?;
+        Ok(statuses
+            .iter()
+            .find(|s| s.status() != git2::Status::CURRENT)
+            .map(|s| s.path().unwrap_or("?").to_owned()))
     }
 }
 
@@ -448,15 +443,32 @@ impl GitRepo {
     pub fn deliver_change(&self, delivery: &Delivery) -> Result<Outcome> {
         let err = git_err("open", &self.workdir);
         let repo = git2::Repository::open(&self.workdir).map_err(&err)?;
-        let head = repo.head().map_err(&err)?;
-        let branch = head.shorthand().unwrap_or("HEAD").to_owned();
-        let local = head.name().unwrap_or("HEAD").to_owned();
-        drop(head);
+        let branch = {
+            let head = repo.head().map_err(&err)?;
+            head.shorthand().unwrap_or("HEAD").to_owned()
+        };
         let attempts = if self.options.push {
             self.options.attempts.max(1)
         } else {
             1
         };
+        // A retry resets the work tree to the remote's head: refuse before editing rather than discard
+        // someone's uncommitted work then.
+        if self.options.push
+            && let Some(file) = self.first_modified(&repo)?
+        {
+            return Err(Error::Dirty {
+                repo: self.workdir.clone(),
+                file,
+            });
+        }
+        let target = self
+            .options
+            .review_branch
+            .as_deref()
+            .unwrap_or(&branch)
+            .to_owned();
+        let remote_ref = format!("refs/heads/{target}");
         for attempt in 1..=attempts {
             let Some(file) = delivery.change.apply(&self.workdir)? else {
                 return Ok(Outcome::Unchanged);
@@ -475,23 +487,9 @@ impl GitRepo {
                     attempts: 0,
                 });
             }
-            let target = self
-                .options
-                .review_branch
-                .as_deref()
-                .unwrap_or(&branch)
-                .to_owned();
-            let refused = self.push(&repo, &local, &format!("refs/heads/{target}"))?;
-            let remote_head = self.fetch(&repo, &target)?;
-            if refused.is_none() {
-                // Transports without a compare-and-swap on the old value (libgit2's local one) can report
-                // success for a push another pusher then overwrote: success is the remote holding our
-                // commit, read back after the push.
-                let landed = remote_head == commit
-                    || repo
-                        .graph_descendant_of(remote_head, commit)
-                        .map_err(git_err("fetch", &self.workdir))?;
-                if landed {
+            let status = self.push(&remote_ref)?;
+            match &status {
+                gitcmd::PushStatus::Done => {
                     return Ok(Outcome::Committed {
                         commit: commit.to_string(),
                         branch: target,
@@ -499,19 +497,46 @@ impl GitRepo {
                         attempts: attempt,
                     });
                 }
+                gitcmd::PushStatus::Refused(status) if self.options.review_branch.is_some() => {
+                    return Err(Error::PushRefused {
+                        refname: remote_ref,
+                        status: status.clone(),
+                    });
+                }
+                // A review branch that exists already with other commits is not ours to rebuild.
+                gitcmd::PushStatus::Behind if self.options.review_branch.is_some() => {
+                    return Err(Error::PushRefused {
+                        refname: remote_ref,
+                        status: "[rejected] (the review branch exists with other commits)".into(),
+                    });
+                }
+                gitcmd::PushStatus::Behind | gitcmd::PushStatus::Refused(_) => {}
             }
-            // Refused or lost. Only a remote head our commit does not contain (someone pushed first) is
-            // retried: the commit is dropped, the work tree moved to the remote's head, the edit made again.
-            let raced = self.options.review_branch.is_none()
+            let remote_head = self.fetch(&repo, &target)?;
+            let moved = remote_head != commit
                 && !repo
                     .graph_descendant_of(commit, remote_head)
                     .map_err(git_err("fetch", &self.workdir))?;
-            if !raced {
-                return Err(Error::PushRefused {
-                    refname: format!("refs/heads/{target}"),
-                    status: refused.unwrap_or_default(),
-                });
+            // A pusher that loses the race inside receive-pack (after the ref was advertised, before its
+            // compare-and-swap) is told `[remote rejected] (failed to update ref)`, the same words as for a
+            // broken disk: what tells them apart is whether the branch moved past our base.
+            if let gitcmd::PushStatus::Refused(status) = &status {
+                if remote_head == commit {
+                    return Ok(Outcome::Committed {
+                        commit: commit.to_string(),
+                        branch: target,
+                        pushed: true,
+                        attempts: attempt,
+                    });
+                }
+                if !moved {
+                    return Err(Error::PushRefused {
+                        refname: remote_ref,
+                        status: status.clone(),
+                    });
+                }
             }
+            // Someone pushed first: drop our commit, move to the remote's head, make the edit again there.
             let object = repo
                 .find_object(remote_head, None)
                 .map_err(git_err("fetch", &self.workdir))?;
@@ -519,7 +544,7 @@ impl GitRepo {
                 .map_err(git_err("fetch", &self.workdir))?;
         }
         Err(Error::Contended {
-            refname: format!("refs/heads/{branch}"),
+            refname: remote_ref,
             attempts,
         })
     }

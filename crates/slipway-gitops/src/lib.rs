@@ -6,7 +6,7 @@
 //!   documents stay byte for byte.
 //! - **Environments** ([`env`]): the `deploy/base` + `deploy/overlays/{dev,staging,prod}` layout, and
 //!   promotion that copies exactly the image (digest) one environment runs to the next.
-//! - **Git** ([`git`]): the [`GitOpsTarget`] trait and a git2 implementation that commits with a message
+//! - **Git** ([`git`]): the [`GitOpsTarget`] trait and an implementation (git2 commits, `git` pushes) that commits with a message
 //!   template, pushes, and on a non-fast-forward fetches, re-applies the edit on the new head and retries.
 //!
 //! ```
@@ -23,6 +23,7 @@
 
 mod edit;
 mod error;
+mod gitcmd;
 mod image;
 mod yaml;
 
@@ -37,4 +38,5 @@ pub mod kustomize;
 pub use error::{Error, Result};
 pub use files::{Format, SetImage};
 pub use git::{Change, Delivery, GitOpsTarget, GitOpsTargetExt, GitRepo, Outcome, PushOptions};
+pub use gitcmd::redact as redact_url;
 pub use image::{ImageSpec, PRESERVE, split as split_image};

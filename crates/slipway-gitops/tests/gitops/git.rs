@@ -2,7 +2,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use slipway_gitops::git::{Change, Delivery};
-use slipway_gitops::{GitRepo, ImageSpec, Outcome, PushOptions, SetImage, env};
+use slipway_gitops::{Error, GitRepo, ImageSpec, Outcome, PushOptions, SetImage, env};
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
@@ -158,10 +158,8 @@ fn a_rejected_push_is_fetched_reapplied_and_retried_so_both_edits_land_linearly(
 }
 
 #[test]
-// Open problem: libgit2's local (file://) transport updates the remote ref without comparing its old value,
-// so a push racing another can overwrite it after the other verified its commit landed (about 1 run in 8).
-// The read-back check in GitRepo narrows but cannot close this window; run with --ignored to see it.
-#[ignore = "libgit2's file:// push has no compare-and-swap: flaky until pushes go through a locking transport"]
+// `git push` lets receive-pack compare the remote ref's old value under its lock, so the pusher that loses
+// the race is rejected and retries (with libgit2's file:// push about 1 run in 8 lost an edit).
 fn concurrent_pushers_both_land() {
     let tmp = tempfile::tempdir().expect("tmp");
     let url = remote(tmp.path());
@@ -279,5 +277,88 @@ fn promote_through_git_copies_the_digest() {
     assert_eq!(
         repo.deliver_change(&promote).expect("again"),
         Outcome::Unchanged
+    );
+}
+
+#[test]
+fn a_push_refused_by_a_hook_is_reported_not_retried() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let url = remote(tmp.path());
+    let hook = tmp.path().join("remote.git/hooks/pre-receive");
+    std::fs::write(&hook, "#!/bin/sh\necho 'protected branch' >&2\nexit 1\n").expect("hook");
+    let mut perms = std::fs::metadata(&hook).expect("hook").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&hook, perms).expect("chmod");
+    let before = git(&tmp.path().join("remote.git"), &["rev-parse", "main"]);
+    let repo = clone(
+        &url,
+        &tmp.path().join("a"),
+        PushOptions::default().push(true),
+    );
+    let err = repo
+        .deliver_change(&set("dev", "api=ghcr.io/acme/api:v2"))
+        .expect_err("refused");
+    assert!(
+        matches!(&err, Error::PushRefused { refname, status } if refname == "refs/heads/main" && status.contains("remote rejected")),
+        "{err:?}"
+    );
+    assert_eq!(
+        git(&tmp.path().join("remote.git"), &["rev-parse", "main"]),
+        before
+    );
+}
+
+#[test]
+fn uncommitted_changes_are_never_discarded_by_a_retry() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let url = remote(tmp.path());
+    let repo = clone(
+        &url,
+        &tmp.path().join("a"),
+        PushOptions::default().push(true),
+    );
+    let service = repo.workdir().join("deploy/base/service.yaml");
+    std::fs::write(&service, "work in progress\n").expect("edit");
+    let err = repo
+        .deliver_change(&set("dev", "api=ghcr.io/acme/api:v2"))
+        .expect_err("dirty");
+    assert!(
+        matches!(&err, Error::Dirty { file, .. } if file == "deploy/base/service.yaml"),
+        "{err:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&service).expect("read"),
+        "work in progress\n"
+    );
+}
+
+#[test]
+fn an_unreachable_remote_is_a_git_error_without_credentials() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let missing = format!(
+        "file://user:s3cret@{}",
+        tmp.path().join("nowhere.git").display()
+    );
+    let err = GitRepo::clone(
+        &missing,
+        &tmp.path().join("a"),
+        None,
+        PushOptions::default(),
+    )
+    .expect_err("no such remote");
+    let text = err.to_string();
+    assert!(
+        matches!(
+            err,
+            Error::Git {
+                operation: "clone",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        !text.contains("s3cret") && !text.contains("user:"),
+        "{text}"
     );
 }
