@@ -21,6 +21,7 @@ pub(crate) enum DeployCommand {
     /// Print the steps a rollout would take: for each, the action, the canary's traffic weight and the
     /// replicas of each version. Bad input is reported naming the flag or field, with exit status 1.
     Plan(PlanArgs),
+    Init(crate::deploy_init::InitArgs),
 }
 
 /// Arguments of `slipway deploy plan`. Values are checked here rather than by the parser so that bad input
@@ -58,6 +59,7 @@ pub(crate) struct PlanArgs {
 pub(crate) fn run(cmd: DeployCommand) -> CmdResult {
     match cmd {
         DeployCommand::Plan(args) => plan_cmd(&args),
+        DeployCommand::Init(args) => crate::deploy_init::run(&args),
     }
 }
 
