@@ -90,6 +90,14 @@ pub enum Error {
         /// `larger than the limit`, `not a regular file`.
         reason: &'static str,
     },
+    /// A path that leads out of the repository's work tree (through a symbolic link or `..`).
+    #[error("{} leads out of the work tree {}", path.display(), root.display())]
+    OutsideWorkTree {
+        /// The path as given, under the work tree.
+        path: PathBuf,
+        /// The work tree.
+        root: PathBuf,
+    },
     /// A file `deploy init` would write exists already.
     #[error("{} exists already (pass --force to overwrite)", path.display())]
     Exists {

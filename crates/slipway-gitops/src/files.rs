@@ -85,7 +85,35 @@ impl SetImage {
 }
 
 /// Reads a file of at most [`FILE_LIMIT`] bytes; `None` when it does not exist.
+///
+/// Only a regular file is read: a symbolic link (which a cloned repository may hold, pointing anywhere on
+/// this machine) or a device is refused without being opened.
 pub fn read_bounded(path: &Path) -> Result<Option<String>> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            return Err(Error::TooLarge {
+                path: path.to_owned(),
+                limit: FILE_LIMIT,
+                reason: "a symbolic link, not a regular file",
+            });
+        }
+        Ok(meta) if !meta.is_file() => {
+            return Err(Error::TooLarge {
+                path: path.to_owned(),
+                limit: FILE_LIMIT,
+                reason: "not a regular file",
+            });
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(Error::Io {
+                operation: "read",
+                path: path.to_owned(),
+                source,
+            });
+        }
+    }
     let file = match fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -133,13 +161,27 @@ pub fn read_bounded(path: &Path) -> Result<Option<String>> {
 }
 
 /// Writes through a temporary file renamed into place, so a reader never sees half a file.
+///
+/// The temporary file is created anew (`O_EXCL`): whatever a repository holds at its name (a stale file, a
+/// symbolic link planted to redirect the write) is removed first, never written through.
 pub fn write_file(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write as _;
     let tmp = path.with_extension("slipway-tmp");
-    fs::write(&tmp, text).map_err(|source| Error::Io {
+    let err = |source| Error::Io {
         operation: "write",
         path: tmp.clone(),
         source,
-    })?;
+    };
+    match fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(err(e)),
+        _ => {}
+    }
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(err)?;
     fs::rename(&tmp, path).map_err(|source| Error::Io {
         operation: "write",
         path: path.to_owned(),

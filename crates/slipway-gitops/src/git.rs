@@ -36,16 +36,58 @@ pub enum Change {
 
 impl Change {
     /// Applies the change under `root`; the file written, or `None` when nothing changed.
+    ///
+    /// A path that leads out of `root` (through `..` or a symbolic link the repository holds) is refused.
     pub fn apply(&self, root: &Path) -> Result<Option<PathBuf>> {
         match self {
-            Change::SetImage { path, request } => files::set_image_in(&root.join(path), request),
+            Change::SetImage { path, request } => {
+                files::set_image_in(&within(root, path)?, request)
+            }
             Change::Promote {
                 deploy_dir,
                 from,
                 to,
-            } => env::promote(&root.join(deploy_dir), from, to),
+            } => {
+                let deploy = within(root, deploy_dir)?;
+                within(root, &env::overlay(&deploy, from))?;
+                within(root, &env::overlay(&deploy, to))?;
+                env::promote(&deploy, from, to)
+            }
         }
     }
+}
+
+/// `root.join(path)`, checked to resolve inside `root`: its deepest existing ancestor (the file itself when
+/// it exists), with symbolic links resolved, must lie under `root`'s resolved path.
+fn within(root: &Path, path: &Path) -> Result<PathBuf> {
+    let joined = root.join(path);
+    let outside = || Error::OutsideWorkTree {
+        path: joined.clone(),
+        root: root.to_owned(),
+    };
+    let io = |source| Error::Io {
+        operation: "read",
+        path: root.to_owned(),
+        source,
+    };
+    let real_root = root.canonicalize().map_err(io)?;
+    let mut existing = joined.as_path();
+    loop {
+        match existing.canonicalize() {
+            Ok(real) if real.starts_with(&real_root) => break,
+            Ok(_) => return Err(outside()),
+            Err(_) => existing = existing.parent().ok_or_else(outside)?,
+        }
+    }
+    // The part below the existing ancestor does not exist yet: it must not climb with `..`.
+    let rest = joined.strip_prefix(existing).unwrap_or(Path::new(""));
+    if rest
+        .components()
+        .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return Err(outside());
+    }
+    Ok(joined)
 }
 
 /// A change with what the commit message says about it.

@@ -2,3 +2,4 @@
 
 mod edits;
 mod git;
+mod hostile;
