@@ -203,6 +203,21 @@ mod tests {
     }
 
     #[test]
+    fn failures_keep_the_last_lines_without_credentials_or_control_characters() {
+        let finished = Finished {
+            code: Some(128),
+            stdout: String::new(),
+            stderr: "line 1\nremote: \x1b[31mline 2\rline 3\nfatal: unable to access 'https://u:tok@h/r.git/'\n".into(),
+        };
+        let err = failure("push", "https://u:tok@h/r.git", &finished);
+        let text = err.to_string();
+        assert_eq!(
+            text,
+            "git push failed in https://h/r.git: line 1; remote:  [31mline 2 line 3; fatal: unable to access 'https://h/r.git/'"
+        );
+    }
+
+    #[test]
     fn urls_lose_their_user_information() {
         assert_eq!(
             redact(
