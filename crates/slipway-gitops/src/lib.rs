@@ -4,7 +4,7 @@
 //!   scanner finds the byte span of the value to change; only those bytes are replaced (in the value's own
 //!   quoting style), or whole lines added or removed. Comments, key order, indentation, anchors and other
 //!   documents stay byte for byte.
-//! - **Environments** ([`env`]): the `deploy/base` + `deploy/overlays/{dev,staging,prod}` layout, and
+//! - **Environments** ([`env`](mod@env)): the `deploy/base` + `deploy/overlays/{dev,staging,prod}` layout, and
 //!   promotion that copies exactly the image (digest) one environment runs to the next.
 //! - **Git** ([`git`]): the [`GitOpsTarget`] trait and an implementation (git2 commits, `git` pushes) that commits with a message
 //!   template, pushes, and on a non-fast-forward fetches, re-applies the edit on the new head and retries.
