@@ -43,6 +43,7 @@ pub(crate) enum DeployCommand {
     /// traffic, `promote`, `rollback`.
     #[command(subcommand)]
     Knative(crate::knative::KnativeCommand),
+    Init(crate::deploy_init::InitArgs),
 }
 
 /// The flags that make a rollout spec, shared by `plan` and `apply`. Values are checked here rather than
@@ -93,6 +94,7 @@ pub(crate) fn run(cmd: DeployCommand) -> CmdResult {
         DeployCommand::Abort(args) => crate::rollout::abort(&args),
         DeployCommand::Rollback(args) => crate::rollout::rollback(&args),
         DeployCommand::Knative(cmd) => crate::knative::run(cmd),
+        DeployCommand::Init(args) => crate::deploy_init::run(&args),
     }
 }
 

@@ -10,6 +10,8 @@ use clap::{Parser, Subcommand};
 
 mod cover;
 mod deploy;
+mod deploy_init;
+mod gitops;
 mod gomod;
 mod image;
 mod knative;
@@ -64,6 +66,10 @@ enum Command {
     /// Rollouts: rolling, blue-green and canary (`deploy plan`: the steps a rollout would take).
     #[command(subcommand)]
     Deploy(deploy::DeployCommand),
+    /// Write an image into a Git repository that Argo CD or Flux applies (`set-image`), promote between
+    /// environments (`promote`).
+    #[command(subcommand)]
+    Gitops(gitops::GitopsCommand),
 }
 
 fn main() -> ExitCode {
@@ -79,6 +85,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => oci::inspect(&args),
         Command::Kubesim(cmd) => kubesim::run(cmd),
         Command::Deploy(cmd) => deploy::run(cmd),
+        Command::Gitops(cmd) => gitops::run(cmd),
     };
     match result {
         Ok(code) => code,

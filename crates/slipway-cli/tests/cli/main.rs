@@ -6,6 +6,7 @@ mod buildinfo;
 mod cover;
 mod cover_export;
 mod deploy;
+mod gitops;
 mod gomod;
 mod image;
 mod knative;

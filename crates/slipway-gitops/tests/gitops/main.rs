@@ -1,0 +1,5 @@
+//! slipway-gitops integration tests: byte-level edits, `kubectl kustomize` renders, real git remotes.
+
+mod edits;
+mod git;
+mod hostile;
