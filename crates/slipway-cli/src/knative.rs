@@ -5,9 +5,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Subcommand;
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
-use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::{Value, json};
+use slipway_deploy::cluster::kube::Kube;
+use slipway_deploy::cluster::{Cluster as _, KNATIVE_SERVICE};
 use slipway_deploy::serverless::{
     Action, Container, Observed, Outcome, Phase, Probe, STATE_ANNOTATION, State, reconcile, render,
     traffic_json, traffic_latest,
@@ -161,50 +161,16 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-async fn client(target: &Target) -> Result<(kube::Client, String), String> {
-    let options = kube::config::KubeConfigOptions::default();
-    let config = match &target.kubeconfig {
-        Some(path) => {
-            let kc = kube::config::Kubeconfig::read_from(path)
-                .map_err(|e| format!("reading the kubeconfig {}: {e}", path.display()))?;
-            kube::Config::from_custom_kubeconfig(kc, &options)
-                .await
-                .map_err(|e| format!("the kubeconfig {}: {e}", path.display()))?
-        }
-        None => kube::Config::infer()
-            .await
-            .map_err(|e| format!("finding a kubeconfig: {e}"))?,
-    };
-    let namespace = target
-        .namespace
-        .clone()
-        .unwrap_or_else(|| config.default_namespace.clone());
-    let client = kube::Client::try_from(config).map_err(|e| format!("a kube client: {e}"))?;
-    Ok((client, namespace))
-}
-
-fn knative_services(client: kube::Client, namespace: &str) -> Api<DynamicObject> {
-    let gvk = GroupVersionKind::gvk("serving.knative.dev", "v1", "Service");
-    Api::namespaced_with(
-        client,
-        namespace,
-        &ApiResource::from_gvk_with_plural(&gvk, "services"),
-    )
-}
-
-async fn get_service(
-    api: &Api<DynamicObject>,
-    namespace: &str,
-    name: &str,
-) -> Result<Option<Value>, String> {
-    let found = api
-        .get_opt(name)
-        .await
-        .map_err(|e| format!("reading knative service {namespace}/{name}: {e}"))?;
-    found
-        .map(serde_json::to_value)
-        .transpose()
-        .map_err(|e| format!("reading knative service {namespace}/{name}: {e}"))
+/// The cluster: `--kubeconfig`, else kubectl's usual lookup (or the in-cluster account).
+pub(crate) fn connect(
+    kubeconfig: Option<&std::path::Path>,
+    namespace: Option<&str>,
+) -> Result<Kube, String> {
+    match kubeconfig {
+        Some(path) => Kube::from_kubeconfig(path, namespace.unwrap_or("default")),
+        None => Kube::infer(namespace),
+    }
+    .map_err(|e| crate::deploy::chain(&e))
 }
 
 fn recorded_state(live: &Value) -> Option<State> {
@@ -259,75 +225,109 @@ fn walk(
                 target.timeout
             )
         })?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async {
-        let (client, namespace) = client(target).await?;
-        let api = knative_services(client, &namespace);
-        let mut live = get_service(&api, &namespace, name).await?;
-        if template.is_none() && live.is_none() {
-            return Err(format!("knative service {name} not found").into());
+    let cluster = connect(target.kubeconfig.as_deref(), target.namespace.as_deref())?;
+    let namespace = cluster.namespace().to_owned();
+    let get = |what: &str| {
+        cluster.get(&KNATIVE_SERVICE, name).map_err(|e| {
+            format!(
+                "{what} knative service {namespace}/{name}: {}",
+                crate::deploy::chain(&e)
+            )
+        })
+    };
+    let mut live = get("reading")?;
+    if template.is_none() && live.is_none() {
+        return Err(format!("knative service {name} not found").into());
+    }
+    let mut state = starting_state(live.as_ref(), template);
+    let mut action = action;
+    let mut applied_once = false;
+    let deadline = Instant::now() + timeout;
+    loop {
+        let observed = live
+            .as_ref()
+            .map(Observed::from_service)
+            .unwrap_or_default();
+        let o = reconcile(steps, &state, &observed, action, now_secs());
+        action = Action::Reconcile;
+        let spec_template = template
+            .cloned()
+            .or_else(|| {
+                live.as_ref()
+                    .and_then(|l| l.pointer("/spec/template").cloned())
+            })
+            .unwrap_or_else(|| json!({}));
+        let desired = json!({
+            "apiVersion": "serving.knative.dev/v1",
+            "kind": "Service",
+            "metadata": {"name": name, "annotations": {STATE_ANNOTATION: o.state.to_annotation()}},
+            "spec": {"template": spec_template, "traffic": traffic_json(&o.traffic)},
+        });
+        let live_traffic = live.as_ref().and_then(|l| l.pointer("/spec/traffic"));
+        let live_state = live.as_ref().and_then(recorded_state);
+        if !applied_once
+            || live_traffic != Some(&traffic_json(&o.traffic))
+            || live_state.as_ref() != Some(&o.state)
+        {
+            cluster.apply(&desired).map_err(|e| {
+                format!(
+                    "applying knative service {namespace}/{name}: {}",
+                    crate::deploy::chain(&e)
+                )
+            })?;
+            applied_once = true;
         }
-        let mut state = starting_state(live.as_ref(), template);
-        let mut action = action;
-        let mut applied_once = false;
-        let deadline = Instant::now() + timeout;
-        loop {
-            let observed = live.as_ref().map(Observed::from_service).unwrap_or_default();
-            let o = reconcile(steps, &state, &observed, action, now_secs());
-            action = Action::Reconcile;
-            let spec_template = template
-                .cloned()
-                .or_else(|| live.as_ref().and_then(|l| l.pointer("/spec/template").cloned()))
-                .unwrap_or_else(|| json!({}));
-            let desired = json!({
-                "apiVersion": "serving.knative.dev/v1",
-                "kind": "Service",
-                "metadata": {"name": name, "annotations": {STATE_ANNOTATION: o.state.to_annotation()}},
-                "spec": {"template": spec_template, "traffic": traffic_json(&o.traffic)},
-            });
-            let live_traffic = live.as_ref().and_then(|l| l.pointer("/spec/traffic"));
-            let live_state = live.as_ref().and_then(recorded_state);
-            if !applied_once
-                || live_traffic != Some(&traffic_json(&o.traffic))
-                || live_state.as_ref() != Some(&o.state)
-            {
-                api.patch(name, &PatchParams::apply("slipway").force(), &Patch::Apply(&desired))
-                    .await
-                    .map_err(|e| format!("applying knative service {namespace}/{name}: {e}"))?;
-                applied_once = true;
-            }
-            state = o.state.clone();
-            let wait = match o.phase {
-                Phase::Healthy => {
-                    report(name, &o);
-                    return Ok(ExitCode::SUCCESS);
-                }
-                Phase::Degraded => {
-                    report(name, &o);
-                    // A rollback asked for and done is a success.
-                    let asked = template.is_none() && state.aborted;
-                    return Ok(if asked { ExitCode::SUCCESS } else { ExitCode::from(1) });
-                }
-                Phase::Inconclusive => {
-                    report(name, &o);
-                    return Ok(ExitCode::from(3));
-                }
-                Phase::Paused if o.resume_in.is_none() => {
-                    report(name, &o);
-                    eprintln!("continue with: slipway deploy knative promote --name {name} -n {namespace}");
-                    return Ok(ExitCode::from(2));
-                }
-                Phase::Paused => o.resume_in.unwrap_or_default().min(Duration::from_secs(1)),
-                _ => Duration::from_millis(200),
-            };
-            if Instant::now() >= deadline {
+        state = o.state.clone();
+        let wait = match o.phase {
+            Phase::Healthy => {
                 report(name, &o);
-                return Err(format!("knative service {name}: timed out after {}", target.timeout).into());
+                return Ok(ExitCode::SUCCESS);
             }
-            tokio::time::sleep(wait).await;
-            live = get_service(&api, &namespace, name).await?;
+            Phase::Degraded => {
+                report(name, &o);
+                // A rollback asked for and done is a success.
+                let asked = template.is_none() && state.aborted;
+                return Ok(if asked {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                });
+            }
+            Phase::Inconclusive => {
+                report(name, &o);
+                return Ok(ExitCode::from(3));
+            }
+            Phase::Paused if o.resume_in.is_none() => {
+                report(name, &o);
+                eprintln!(
+                    "continue with: slipway deploy knative promote --name {name} -n {namespace}"
+                );
+                return Ok(ExitCode::from(2));
+            }
+            Phase::Paused => o.resume_in.unwrap_or_default().min(Duration::from_secs(1)),
+            _ => Duration::from_millis(200),
+        };
+        if Instant::now() >= deadline {
+            report(name, &o);
+            return Err(
+                format!("knative service {name}: timed out after {}", target.timeout).into(),
+            );
         }
-    })
+        // A watch from the version seen, bounded by the wait: no change means look again then.
+        let version = live
+            .as_ref()
+            .and_then(|l| l.pointer("/metadata/resourceVersion"))
+            .and_then(Value::as_str)
+            .unwrap_or("0")
+            .to_owned();
+        cluster
+            .wait(&KNATIVE_SERVICE, &version, wait)
+            .map_err(|e| {
+                format!(
+                    "watching knative service {namespace}/{name}: {}",
+                    crate::deploy::chain(&e)
+                )
+            })?;
+        live = get("reading")?;
+    }
 }

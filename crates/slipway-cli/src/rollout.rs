@@ -18,8 +18,9 @@ use crate::deploy::{SpecArgs, chain, read_bounded};
 /// Where the rollout runs.
 #[derive(Debug, clap::Args)]
 pub(crate) struct TargetArgs {
-    /// The kubeconfig to use (its current context).
-    #[arg(long, value_name = "FILE", env = "KUBECONFIG")]
+    /// The kubeconfig to use (its current context; default: `$KUBECONFIG`, `~/.kube/config`, else the
+    /// in-cluster service account).
+    #[arg(long, value_name = "FILE")]
     kubeconfig: Option<PathBuf>,
     /// The namespace.
     #[arg(short = 'n', long, value_name = "NS", default_value = "default")]
@@ -111,11 +112,7 @@ fn progress_line(state: &RolloutState) {
 }
 
 fn connect(target: &TargetArgs) -> Result<Kube, String> {
-    let path = target
-        .kubeconfig
-        .as_ref()
-        .ok_or("--kubeconfig is required (or set KUBECONFIG)")?;
-    Kube::from_kubeconfig(path, &target.namespace).map_err(|e| chain(&e))
+    crate::knative::connect(target.kubeconfig.as_deref(), Some(&target.namespace))
 }
 
 fn timeout(target: &TargetArgs) -> Result<Option<std::time::Duration>, String> {

@@ -108,6 +108,13 @@ pub const HTTP_ROUTE: Kind = Kind {
     plural: "httproutes",
 };
 
+/// Knative Serving `Service`s (`serving.knative.dev/v1`), which Cloud Run also serves.
+pub const KNATIVE_SERVICE: Kind = Kind {
+    api_version: "serving.knative.dev/v1",
+    kind: "Service",
+    plural: "services",
+};
+
 /// Every kind slipway applies (a `--manifest` may hold only these).
 pub const KINDS: &[Kind] = &[
     DEPLOYMENT,
@@ -117,6 +124,7 @@ pub const KINDS: &[Kind] = &[
     VIRTUAL_SERVICE,
     DESTINATION_RULE,
     HTTP_ROUTE,
+    KNATIVE_SERVICE,
 ];
 
 /// A boxed error of any [`Cluster`], for code that holds clusters of several types.

@@ -481,8 +481,8 @@ fn apply_refuses_bad_input_naming_it() {
         ],
         "--strategy",
     );
-    fails_with(
-        &[
+    let no_cluster = crate::slipway()
+        .args([
             "deploy",
             "apply",
             "--name",
@@ -491,8 +491,15 @@ fn apply_refuses_bad_input_naming_it() {
             "a:1",
             "--strategy",
             "rolling",
-        ],
-        "--kubeconfig",
+        ])
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .output()
+        .expect("runs");
+    assert_eq!(no_cluster.status.code(), Some(1), "{no_cluster:?}");
+    assert!(
+        String::from_utf8_lossy(&no_cluster.stderr).contains("kubeconfig"),
+        "{no_cluster:?}"
     );
     fails_with(
         &[

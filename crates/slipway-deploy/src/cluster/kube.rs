@@ -115,6 +115,32 @@ impl Kube {
         })
     }
 
+    /// Connects as kubectl would without `--kubeconfig`: `$KUBECONFIG` or `~/.kube/config`, else the
+    /// in-cluster service account; `namespace` or else the context's namespace.
+    ///
+    /// # Errors
+    /// [`Error::Kubeconfig`] (with the path `default`), [`Error::Client`].
+    pub fn infer(namespace: Option<&str>) -> Result<Kube, Error> {
+        let runtime = runtime()?;
+        let (client, default_namespace) = runtime.block_on(async {
+            let config = kube::Config::infer().await.map_err(|e| Error::Kubeconfig {
+                path: "default".to_owned(),
+                source: Box::new(e),
+            })?;
+            let namespace = config.default_namespace.clone();
+            kube::Client::try_from(config)
+                .map(|c| (c, namespace))
+                .map_err(|e| Error::Client {
+                    source: Box::new(e),
+                })
+        })?;
+        Ok(Kube {
+            client,
+            namespace: namespace.map_or(default_namespace, str::to_owned),
+            runtime,
+        })
+    }
+
     /// Uses a client you built, in `namespace`.
     ///
     /// # Errors
