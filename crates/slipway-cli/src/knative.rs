@@ -209,6 +209,7 @@ fn report(name: &str, o: &Outcome) {
 }
 
 /// Applies and reconciles until the rollout reaches a phase the caller should see.
+#[allow(clippy::too_many_lines)] // one loop: observe, decide, apply, report, wait
 fn walk(
     name: &str,
     target: &Target,
