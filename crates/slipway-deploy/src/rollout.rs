@@ -335,6 +335,7 @@ impl<'a, C: Cluster> Rollout<'a, C> {
         let mut observed = Observed::new(&self.name, stable, SystemTime::now());
         observed.state = state;
         let names = Names::new(&self.name);
+        let names_for_routes = names.clone();
         observed.canary = self.get(&DEPLOYMENT, &names.canary)?;
         let selector = observed
             .stable
@@ -397,6 +398,17 @@ impl<'a, C: Cluster> Rollout<'a, C> {
             }
         }
         observed.services = services;
+        if let Spec::Canary(c) = &spec.strategy {
+            for (kind, name) in
+                crate::traffic::routing_objects(&c.traffic_routing, &names_for_routes)
+            {
+                if let Some(object) = self.get(&kind, &name)? {
+                    observed
+                        .routes
+                        .insert(crate::traffic::route_key(&kind, &name), object);
+                }
+            }
+        }
         Ok(observed)
     }
 
@@ -416,7 +428,10 @@ impl<'a, C: Cluster> Rollout<'a, C> {
         if *kind == SERVICE {
             return observed.services.get(name).cloned();
         }
-        None
+        observed
+            .routes
+            .get(&crate::traffic::route_key(kind, name))
+            .cloned()
     }
 
     /// Makes the changes that change something; returns whether any was sent.

@@ -44,7 +44,7 @@ use crate::spec::{self, BlueGreen, Canary, RolloutSpec, Step, Strategy as Spec, 
 use crate::state::{
     AnalysisState, POD_TEMPLATE_HASH, Phase, ROLE_CANARY, ROLE_LABEL, RolloutState, Stage, Verdict,
 };
-use crate::traffic::{self, Names, Pin};
+use crate::traffic::{self, Names, Pin, TrafficRouter as _};
 
 /// An error starting a rollout.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -85,6 +85,9 @@ pub struct Observed {
     pub services: BTreeMap<String, Value>,
     /// The rollout's state (from the Deployment's annotation; `None` before any rollout).
     pub state: Option<RolloutState>,
+    /// The routing objects the strategy names that exist, by `Kind/name`
+    /// ([`traffic::route_key`]).
+    pub routes: BTreeMap<String, Value>,
 }
 
 impl Observed {
@@ -99,6 +102,7 @@ impl Observed {
             canary: None,
             services: BTreeMap::new(),
             state: None,
+            routes: BTreeMap::new(),
         }
     }
 }
@@ -360,10 +364,27 @@ struct Plan<'a> {
     base: Map<String, Value>,
     st: RolloutState,
     changes: Vec<Change>,
+    route_error: Option<traffic::RouteError>,
 }
 
 impl Plan<'_> {
     fn finish(mut self, wait: Wait) -> Decision {
+        if let Some(e) = self.route_error.take()
+            && !matches!(
+                self.st.stage,
+                Stage::Aborting | Stage::RollingBack | Stage::Done
+            )
+        {
+            // Traffic cannot be split as asked: take the new version down rather than leave it
+            // half routed.
+            self.abort("InvalidSpec", e.to_string());
+            self.st.phase = Phase::Progressing;
+            return Decision {
+                changes: Vec::new(),
+                state: self.st,
+                wait: Wait::Cluster,
+            };
+        }
         if matches!(wait, Wait::Rest) {
             debug_assert!(self.st.phase.is_resting());
         } else {
@@ -585,15 +606,18 @@ impl Plan<'_> {
             self.changes.push(Change::Apply(stable));
             self.changes.push(Change::Apply(canary));
         }
-        for object in traffic::router_objects(
-            &routing,
-            &self.names,
-            &self.base,
-            pin,
+        let port = self.first_port();
+        let route = traffic::Route {
+            names: &self.names,
+            base: &self.base,
+            stable_pin: pin,
             weight,
-            self.first_port(),
-        ) {
-            self.changes.push(Change::Apply(object));
+            port,
+            live: &self.o.routes,
+        };
+        match routing.route(&route) {
+            Ok(changes) => self.changes.extend(changes),
+            Err(e) => self.route_error = Some(e),
         }
         self.st.weight = weight.get();
     }
@@ -694,6 +718,7 @@ impl Strategy for RolloutSpec {
             names,
             st,
             changes: Vec::new(),
+            route_error: None,
         };
         if plan.st.abort
             && !matches!(

@@ -7,12 +7,15 @@
 //! so only a pin can leave them out); during promotion the pin is dropped, so that the user's Deployment
 //! can roll to the new version without its Service losing endpoints.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value, json};
 
 use crate::cluster::{DESTINATION_RULE, HTTP_ROUTE, Kind, SERVICE, VIRTUAL_SERVICE};
 use crate::replicas::Weight;
 use crate::spec::TrafficRouting;
 use crate::state::{MANAGED_BY, MANAGED_BY_VALUE, POD_TEMPLATE_HASH, ROLE_CANARY, ROLE_LABEL};
+use crate::strategy::Change;
 
 /// The names of the objects of a rollout of workload `name`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,6 +153,234 @@ pub fn router_objects(
     }
 }
 
+/// What a router needs to know to split traffic.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct Route<'a> {
+    /// The objects' names.
+    pub names: &'a Names,
+    /// The Deployment's `matchLabels`.
+    pub base: &'a Map<String, Value>,
+    /// Which stable pods the stable destination selects.
+    pub stable_pin: Pin<'a>,
+    /// The share of traffic for the new version.
+    pub weight: Weight,
+    /// The Services' first port.
+    pub port: Option<i64>,
+    /// The routing objects that exist now, by `Kind/name` (see [`route_key`]).
+    pub live: &'a BTreeMap<String, Value>,
+}
+
+/// Why a router cannot split the traffic.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RouteError {
+    /// A routing object the user owns has no route to the stable and canary destinations.
+    #[error("{kind} {name} has no route to {stable} and {canary}")]
+    NoRoute {
+        /// Its kind.
+        kind: &'static str,
+        /// Its name.
+        name: String,
+        /// The stable destination slipway looks for.
+        stable: String,
+        /// The canary destination.
+        canary: String,
+    },
+}
+
+/// Sets the traffic split between the stable and the new version: the changes that make the routing
+/// objects send `route.weight` percent to the new version.
+///
+/// Implemented by [`TrafficRouting`] (Istio, Gateway API; nothing without a router). Objects slipway
+/// created are applied whole; a routing object the user owns (without the managed-by label, e.g. the
+/// VirtualService an Argo Rollouts user names) keeps everything but the weights of the routes to the
+/// stable and canary destinations.
+pub trait TrafficRouter {
+    /// The changes for `route`.
+    fn route(&self, route: &Route<'_>) -> Result<Vec<Change>, RouteError>;
+}
+
+impl<T: TrafficRouter + ?Sized> TrafficRouter for &T {
+    fn route(&self, route: &Route<'_>) -> Result<Vec<Change>, RouteError> {
+        (**self).route(route)
+    }
+}
+
+impl<T: TrafficRouter + ?Sized> TrafficRouter for Box<T> {
+    fn route(&self, route: &Route<'_>) -> Result<Vec<Change>, RouteError> {
+        (**self).route(route)
+    }
+}
+
+/// The key of a routing object in [`Route::live`]: `Kind/name`.
+#[must_use]
+pub fn route_key(kind: &Kind, name: &str) -> String {
+    format!("{}/{name}", kind.kind)
+}
+
+fn managed(object: &Value) -> bool {
+    object
+        .pointer("/metadata/labels")
+        .and_then(|l| l.get(MANAGED_BY))
+        .and_then(Value::as_str)
+        == Some(MANAGED_BY_VALUE)
+}
+
+/// Whether an Istio destination host names Service `service` (`NAME`, `NAME.NS`, `NAME.NS.svc…`).
+fn host_is(host: &str, service: &str) -> bool {
+    host == service
+        || host
+            .strip_prefix(service)
+            .is_some_and(|rest| rest.starts_with('.'))
+}
+
+/// The user's object with the weights of the routes to our destinations set; `None` when no route
+/// reaches them.
+fn reweighted(live: &Value, names: &Names, weight: Weight) -> Option<Value> {
+    let canary = i64::from(weight.get());
+    let stable = 100 - canary;
+    let mut edited = 0;
+    if let Some(http) = live.pointer("/spec/http").and_then(Value::as_array) {
+        let mut http = http.clone();
+        for rule in &mut http {
+            for dest in rule
+                .get_mut("route")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                let host = dest
+                    .pointer("/destination/host")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let subset = dest.pointer("/destination/subset").and_then(Value::as_str);
+                let w = if subset == Some("stable") || host_is(host, &names.stable_service) {
+                    stable
+                } else if subset == Some("canary") || host_is(host, &names.canary_service) {
+                    canary
+                } else {
+                    continue;
+                };
+                dest["weight"] = json!(w);
+                edited += 1;
+            }
+        }
+        return (edited > 0).then(|| json!({"spec": {"http": http}}));
+    }
+    let mut rules = live.pointer("/spec/rules")?.as_array()?.clone();
+    for rule in &mut rules {
+        for backend in rule
+            .get_mut("backendRefs")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            let name = backend
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let w = if name == names.stable_service {
+                stable
+            } else if name == names.canary_service {
+                canary
+            } else {
+                continue;
+            };
+            backend["weight"] = json!(w);
+            edited += 1;
+        }
+    }
+    (edited > 0).then(|| json!({"spec": {"rules": rules}}))
+}
+
+impl TrafficRouter for TrafficRouting {
+    fn route(&self, route: &Route<'_>) -> Result<Vec<Change>, RouteError> {
+        let mut out = Vec::new();
+        for object in router_objects(
+            self,
+            route.names,
+            route.base,
+            route.stable_pin,
+            route.weight,
+            route.port,
+        ) {
+            let Some(kind) = Kind::of(&object) else {
+                continue;
+            };
+            let name = object
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            match route.live.get(&route_key(&kind, &name)) {
+                Some(live) if !managed(live) => {
+                    if kind == DESTINATION_RULE {
+                        // The user's subsets keep their names; their labels follow the pods.
+                        let mut subsets = live
+                            .pointer("/spec/subsets")
+                            .and_then(Value::as_array)
+                            .cloned()
+                            .unwrap_or_default();
+                        for subset in &mut subsets {
+                            let pin = match subset.get("name").and_then(Value::as_str) {
+                                Some("stable") => route.stable_pin,
+                                Some("canary") => Pin::Canary,
+                                _ => continue,
+                            };
+                            subset["labels"] = selector(route.base, pin);
+                        }
+                        out.push(Change::Patch {
+                            kind,
+                            name,
+                            patch: json!({"spec": {"subsets": subsets}}),
+                        });
+                        continue;
+                    }
+                    let patch = reweighted(live, route.names, route.weight).ok_or_else(|| {
+                        RouteError::NoRoute {
+                            kind: kind.kind,
+                            name: name.clone(),
+                            stable: route.names.stable_service.clone(),
+                            canary: route.names.canary_service.clone(),
+                        }
+                    })?;
+                    out.push(Change::Patch { kind, name, patch });
+                }
+                _ => out.push(Change::Apply(object)),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The routing objects a strategy touches, as `(kind, name)`, for reading them back.
+#[must_use]
+pub fn routing_objects(routing: &TrafficRouting, names: &Names) -> Vec<(Kind, String)> {
+    match routing {
+        TrafficRouting::None => Vec::new(),
+        TrafficRouting::Istio {
+            virtual_service,
+            destination_rule,
+        } => {
+            let mut out = vec![(
+                VIRTUAL_SERVICE,
+                virtual_service
+                    .clone()
+                    .unwrap_or_else(|| names.stable.clone()),
+            )];
+            if let Some(dr) = destination_rule {
+                out.push((DESTINATION_RULE, dr.clone()));
+            }
+            out
+        }
+        TrafficRouting::GatewayApi { http_route } => vec![(
+            HTTP_ROUTE,
+            http_route.clone().unwrap_or_else(|| names.stable.clone()),
+        )],
+    }
+}
+
 /// The router kinds a strategy uses (for reading them back).
 #[must_use]
 pub fn router_kind(routing: &TrafficRouting) -> Option<Kind> {
@@ -224,6 +455,61 @@ mod tests {
                 assert_eq!(observed_weight(route, &names), Some(w), "{route}");
             }
         }
+    }
+
+    #[test]
+    fn a_users_virtual_service_keeps_all_but_the_weights() {
+        let names = Names::new("web");
+        let live = json!({"apiVersion": "networking.istio.io/v1beta1", "kind": "VirtualService",
+            "metadata": {"name": "web-vs", "labels": {"team": "a"}},
+            "spec": {"hosts": ["web.example.com"], "gateways": ["public"],
+                "http": [
+                    {"name": "api", "match": [{"uri": {"prefix": "/api"}}], "retries": {"attempts": 3},
+                     "route": [{"destination": {"host": "web-stable.prod.svc.cluster.local"}, "weight": 100},
+                               {"destination": {"host": "web-canary"}, "weight": 0}]},
+                    {"name": "static", "route": [{"destination": {"host": "cdn"}}]}]}});
+        let mut routes = BTreeMap::new();
+        routes.insert(route_key(&VIRTUAL_SERVICE, "web-vs"), live.clone());
+        let routing = TrafficRouting::Istio {
+            virtual_service: Some("web-vs".into()),
+            destination_rule: None,
+        };
+        let route = Route {
+            names: &names,
+            base: &base(),
+            stable_pin: Pin::Stable("h"),
+            weight: Weight::new(30).unwrap(),
+            port: None,
+            live: &routes,
+        };
+        let changes = routing.route(&route).expect("routes");
+        let [Change::Patch { kind, name, patch }] = changes.as_slice() else {
+            panic!("one patch: {changes:?}");
+        };
+        assert_eq!((*kind, name.as_str()), (VIRTUAL_SERVICE, "web-vs"));
+        let mut after = live.clone();
+        crate::cluster::merge_patch(&mut after, patch);
+        let mut expected = live;
+        expected["spec"]["http"][0]["route"][0]["weight"] = json!(70);
+        expected["spec"]["http"][0]["route"][1]["weight"] = json!(30);
+        assert_eq!(after, expected, "only the two weights change");
+
+        let mut elsewhere = routes.clone();
+        elsewhere.insert(
+            route_key(&VIRTUAL_SERVICE, "web-vs"),
+            json!({"kind": "VirtualService", "metadata": {"name": "web-vs"},
+                "spec": {"http": [{"route": [{"destination": {"host": "other"}}]}]}}),
+        );
+        let err = routing
+            .route(&Route {
+                live: &elsewhere,
+                ..route
+            })
+            .expect_err("no route to ours");
+        assert_eq!(
+            err.to_string(),
+            "VirtualService web-vs has no route to web-stable and web-canary"
+        );
     }
 
     #[test]

@@ -559,3 +559,78 @@ fn hello_manifest() -> Vec<Value> {
                 "ports": [{"port": 80, "targetPort": "http"}]}}),
     ]
 }
+
+#[test]
+fn a_canary_that_never_becomes_ready_is_aborted_at_its_deadline() {
+    let e = env(Options::default().never_ready("*:broken"));
+    first(&e.kube, 3);
+    e.kube
+        .patch(
+            &DEPLOYMENT,
+            "web",
+            &json!({"spec": {"progressDeadlineSeconds": 2}}),
+        )
+        .expect("deadline");
+    let log = std::cell::RefCell::new(Vec::new());
+    let out = driver(&e.kube, &log)
+        .apply(&request(
+            "web:broken",
+            spec(StrategyKind::Canary, Some("setWeight=34,pause")),
+            3,
+        ))
+        .expect("rollout");
+    assert_eq!(out.phase, Phase::Degraded, "{:?}", log.borrow());
+    assert_eq!(out.state.reason, "ProgressDeadlineExceeded");
+    let stable = deployment(&e.kube, "web");
+    assert_eq!(image(&stable), "web:1");
+    assert_eq!(replicas(&stable), 3);
+    assert_eq!(stable["status"]["availableReplicas"], 3);
+    assert_eq!(replicas(&deployment(&e.kube, "web-canary")), 0);
+}
+
+#[test]
+fn a_users_httproute_gets_the_weights_and_keeps_the_rest() {
+    let e = env(Options::default());
+    let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "httproutes.gateway.networking.k8s.io"},
+        "spec": {"group": "gateway.networking.k8s.io", "scope": "Namespaced",
+            "names": {"plural": "httproutes", "kind": "HTTPRoute", "singular": "httproute", "listKind": "HTTPRouteList"},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}});
+    create_crd(&e, &crd);
+    first(&e.kube, 2);
+    let route = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+        "metadata": {"name": "public", "namespace": "default"},
+        "spec": {"parentRefs": [{"name": "edge-gateway"}], "hostnames": ["web.example.com"],
+            "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+                "backendRefs": [{"name": "web-stable", "port": 8080, "weight": 100},
+                                {"name": "web-canary", "port": 8080, "weight": 0}]}]}});
+    create_crd(&e, &route);
+    let spec = RolloutSpec::from_argo(
+        "canary:\n  stableService: web-stable\n  canaryService: web-canary\n  trafficRouting:\n    plugins:\n      argoproj-labs/gatewayAPI:\n        httpRoute: public\n  steps:\n  - setWeight: 40\n  - pause: {}\n",
+    )
+    .expect("spec");
+    let log = std::cell::RefCell::new(Vec::new());
+    let out = driver(&e.kube, &log)
+        .apply(&request("web:2", spec, 2))
+        .expect("rollout");
+    assert_eq!(out.phase, Phase::Paused, "{:?}", log.borrow());
+    let live = e
+        .kube
+        .get(&slipway_deploy::cluster::HTTP_ROUTE, "public")
+        .expect("get")
+        .expect("route");
+    assert_eq!(live["spec"]["rules"][0]["backendRefs"][0]["weight"], 60);
+    assert_eq!(live["spec"]["rules"][0]["backendRefs"][1]["weight"], 40);
+    assert_eq!(live["spec"]["parentRefs"], route["spec"]["parentRefs"]);
+    assert_eq!(live["spec"]["hostnames"], route["spec"]["hostnames"]);
+    assert_eq!(
+        live["spec"]["rules"][0]["matches"],
+        route["spec"]["rules"][0]["matches"]
+    );
+    assert!(
+        live["metadata"]["labels"]
+            .get("app.kubernetes.io/managed-by")
+            .is_none()
+    );
+}
