@@ -108,6 +108,13 @@ pub const HTTP_ROUTE: Kind = Kind {
     plural: "httproutes",
 };
 
+/// `autoscaling/v2` `HorizontalPodAutoscalers`.
+pub const HORIZONTAL_POD_AUTOSCALER: Kind = Kind {
+    api_version: "autoscaling/v2",
+    kind: "HorizontalPodAutoscaler",
+    plural: "horizontalpodautoscalers",
+};
+
 /// Knative Serving `Service`s (`serving.knative.dev/v1`), which Cloud Run also serves.
 pub const KNATIVE_SERVICE: Kind = Kind {
     api_version: "serving.knative.dev/v1",
@@ -125,6 +132,7 @@ pub const KINDS: &[Kind] = &[
     DESTINATION_RULE,
     HTTP_ROUTE,
     KNATIVE_SERVICE,
+    HORIZONTAL_POD_AUTOSCALER,
 ];
 
 /// A boxed error of any [`Cluster`], for code that holds clusters of several types.

@@ -29,7 +29,10 @@ use serde_json::{Value, json};
 use crate::analysis::judge::{Phase as RunPhase, Run};
 use crate::analysis::provider::{Provider, ProviderExt};
 use crate::analysis::template::AnalysisTemplate;
-use crate::cluster::{BoxError, Cluster, DEPLOYMENT, Kind, REPLICA_SET, SERVICE, merge_patch};
+use crate::cluster::{
+    BoxError, Cluster, DEPLOYMENT, HORIZONTAL_POD_AUTOSCALER, Kind, REPLICA_SET, SERVICE,
+    merge_patch,
+};
 use crate::rolling;
 use crate::spec::{self, RolloutSpec, Strategy as Spec};
 use crate::state::{
@@ -398,6 +401,22 @@ impl<'a, C: Cluster> Rollout<'a, C> {
             }
         }
         observed.services = services;
+        // An autoscaler the cluster cannot list (no autoscaling/v2, no permission) is taken as absent:
+        // the rollout then manages the replicas itself, as it would without one.
+        observed.autoscaled = self
+            .cluster
+            .list(&HORIZONTAL_POD_AUTOSCALER, "")
+            .unwrap_or_default()
+            .iter()
+            .any(|hpa| {
+                hpa.pointer("/spec/scaleTargetRef/kind")
+                    .and_then(Value::as_str)
+                    == Some("Deployment")
+                    && hpa
+                        .pointer("/spec/scaleTargetRef/name")
+                        .and_then(Value::as_str)
+                        == Some(self.name.as_str())
+            });
         if let Spec::Canary(c) = &spec.strategy {
             for (kind, name) in
                 crate::traffic::routing_objects(&c.traffic_routing, &names_for_routes)

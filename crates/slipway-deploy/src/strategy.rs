@@ -88,6 +88,10 @@ pub struct Observed {
     /// The routing objects the strategy names that exist, by `Kind/name`
     /// ([`traffic::route_key`]).
     pub routes: BTreeMap<String, Value>,
+    /// A `HorizontalPodAutoscaler` scales the Deployment: slipway then never writes its replicas (no fight
+    /// with the autoscaler), reads N from it at each decision, and a replica-ratio canary adds pods
+    /// beside the stable ones instead of taking them away.
+    pub autoscaled: bool,
 }
 
 impl Observed {
@@ -103,6 +107,7 @@ impl Observed {
             services: BTreeMap::new(),
             state: None,
             routes: BTreeMap::new(),
+            autoscaled: false,
         }
     }
 }
@@ -410,7 +415,22 @@ impl Plan<'_> {
     }
 
     fn n(&self) -> u32 {
-        self.st.replicas
+        if self.o.autoscaled {
+            spec_replicas(&self.o.stable)
+        } else {
+            self.st.replicas
+        }
+    }
+
+    /// The patch that gives the stable Deployment the new image (and its replicas back, unless an
+    /// autoscaler owns them).
+    fn new_image_patch(&self, image: &str) -> Value {
+        let containers = self.containers_with(image);
+        if self.o.autoscaled {
+            json!({"spec": {"template": {"spec": {"containers": containers}}}})
+        } else {
+            json!({"spec": {"replicas": self.n(), "template": {"spec": {"containers": containers}}}})
+        }
     }
 
     fn budget(&self) -> Budget {
@@ -523,7 +543,7 @@ impl Plan<'_> {
     }
 
     fn scale_stable(&mut self, replicas: u32) {
-        if spec_replicas(&self.o.stable) != replicas {
+        if !self.o.autoscaled && spec_replicas(&self.o.stable) != replicas {
             self.patch_stable(json!({"spec": {"replicas": replicas}}));
         }
     }
@@ -817,10 +837,8 @@ fn rolling_update(mut plan: Plan<'_>) -> Flow<'_> {
     let image = plan.st.image.clone();
     let current = container_image(&plan.o.stable, &plan.st.container).map(str::to_owned);
     if current.as_deref() != Some(image.as_str()) || spec_replicas(&plan.o.stable) != n {
-        let containers = plan.containers_with(&image);
-        plan.patch_stable(
-            json!({"spec": {"replicas": n, "template": {"spec": {"containers": containers}}}}),
-        );
+        let patch = plan.new_image_patch(&image);
+        plan.patch_stable(patch);
         let message = format!("rolling {} to {image}", plan.names.stable);
         return Flow::Done(plan.wait(Wait::Cluster, message));
     }
@@ -937,10 +955,8 @@ fn promoting(mut plan: Plan<'_>) -> Flow<'_> {
     }
     let current = container_image(&plan.o.stable, &plan.st.container).map(str::to_owned);
     if current.as_deref() != Some(image.as_str()) || spec_replicas(&plan.o.stable) != n {
-        let containers = plan.containers_with(&image);
-        plan.patch_stable(
-            json!({"spec": {"replicas": n, "template": {"spec": {"containers": containers}}}}),
-        );
+        let patch = plan.new_image_patch(&image);
+        plan.patch_stable(patch);
         let message = format!("promoting: rolling {} to {image}", plan.names.stable);
         return Flow::Done(plan.wait(Wait::Cluster, message));
     }
@@ -1063,7 +1079,21 @@ fn canary_steps<'a>(mut plan: Plan<'a>, c: &Canary) -> Flow<'a> {
             plan.scale_stable(split.stable);
         }
     } else {
-        let target = replicas::basic_canary(n, weight, plan.budget().max_surge);
+        let target = if plan.o.autoscaled {
+            // The autoscaler owns the stable's replicas: the canary is added beside them, sized so
+            // that its share of all pods is the weight.
+            let w = u64::from(weight.get());
+            let canary = if w >= 100 {
+                n
+            } else {
+                u32::try_from((u64::from(n) * w).div_ceil(100 - w))
+                    .unwrap_or(n)
+                    .min(n)
+            };
+            Split::new(canary, n)
+        } else {
+            replicas::basic_canary(n, weight, plan.budget().max_surge)
+        };
         let current = Split::new(
             plan.o.canary.as_ref().map_or(0, spec_replicas),
             spec_replicas(&plan.o.stable),
@@ -1072,7 +1102,11 @@ fn canary_steps<'a>(mut plan: Plan<'a>, c: &Canary) -> Flow<'a> {
             plan.canary_available(),
             count(&plan.o.stable, "/status/availableReplicas"),
         );
-        let next = step_toward(n, plan.budget(), current, available, target);
+        let next = if plan.o.autoscaled {
+            target
+        } else {
+            step_toward(n, plan.budget(), current, available, target)
+        };
         plan.scale_canary(next.canary);
         plan.scale_stable(next.stable);
         let done = next == target

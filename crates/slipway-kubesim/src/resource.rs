@@ -207,6 +207,21 @@ const BUILTINS: &[Builtin] = &[
         scale: false,
         generation: false,
     },
+    // Served so that tools can see an autoscaler targets a Deployment (slipway-deploy then leaves its
+    // replicas alone); nothing here scales anything, and kubectl's client-side validation has no schema
+    // for it (create it with `--validate=false` or server-side apply).
+    Builtin {
+        group: "autoscaling",
+        version: "v2",
+        kind: "HorizontalPodAutoscaler",
+        plural: "horizontalpodautoscalers",
+        short_names: &["hpa"],
+        namespaced: true,
+        all: true,
+        status: true,
+        scale: false,
+        generation: true,
+    },
     Builtin {
         group: "",
         version: "v1",

@@ -634,3 +634,43 @@ fn a_users_httproute_gets_the_weights_and_keeps_the_rest() {
             .is_none()
     );
 }
+
+#[test]
+fn an_autoscaled_deployment_keeps_its_replicas_through_a_canary() {
+    let e = env(Options::default());
+    first(&e.kube, 3);
+    let hpa = json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "web"},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            "minReplicas": 3, "maxReplicas": 10,
+            "metrics": [{"type": "Resource", "resource": {"name": "cpu",
+                "target": {"type": "Utilization", "averageUtilization": 80}}}]}});
+    e.kube.apply(&hpa).expect("the autoscaler");
+    let log = std::cell::RefCell::new(Vec::new());
+    let mut req = Request::new(
+        "web:2",
+        spec(StrategyKind::Canary, Some("setWeight=50,pause")),
+    );
+    req.port = Some(8080);
+    let out = driver(&e.kube, &log).apply(&req).expect("rollout");
+    assert_eq!(out.phase, Phase::Paused, "{:?}", log.borrow());
+    // 3 canary beside 3 stable: 50% of the pods, the stable untouched (without the autoscaler the
+    // replica ratio would take the stable down to 2 beside 2).
+    assert_eq!(replicas(&deployment(&e.kube, "web")), 3);
+    assert_eq!(replicas(&deployment(&e.kube, "web-canary")), 3);
+    let managers = deployment(&e.kube, "web")["metadata"]["managedFields"].clone();
+    let slipway_owns_replicas = managers.as_array().into_iter().flatten().any(|m| {
+        // slipway's apply created the Deployment; no patch since may have set the replicas.
+        m["manager"] == "slipway"
+            && m["operation"] == "Update"
+            && m.pointer("/fieldsV1/f:spec/f:replicas").is_some()
+    });
+    assert!(
+        !slipway_owns_replicas,
+        "slipway never patched the replicas: {managers}"
+    );
+    let out = driver(&e.kube, &log).promote().expect("promote");
+    assert_eq!(out.phase, Phase::Healthy, "{:?}", log.borrow());
+    assert_eq!(replicas(&deployment(&e.kube, "web")), 3);
+    assert_eq!(image(&deployment(&e.kube, "web")), "web:2");
+}
