@@ -522,11 +522,35 @@ fn hello_really_serves_a_20_percent_canary() {
     // One pod of five, balanced round robin by the NodePort proxy: 20 of 100.
     assert_eq!(new, 20, "{new} of 100 requests reached v2");
 
+    // Requests keep coming during the promotion (the user's Deployment rolls to v2 while the pods are
+    // replaced): none may fail.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let (mut ok, mut failed) = (0, Vec::new());
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let answer = get_version(port);
+                if answer.starts_with("HTTP/1.1 200") {
+                    ok += 1;
+                } else {
+                    failed.push(answer);
+                }
+            }
+            (ok, failed)
+        })
+    };
     let out = driver(&e.kube, &log)
         .timeout(Duration::from_secs(120))
         .promote()
         .expect("promote");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (ok, failed) = load.join().expect("load");
     assert_eq!(out.phase, Phase::Healthy, "{:?}", log.borrow());
+    assert!(
+        ok > 0 && failed.is_empty(),
+        "{ok} answered, failed during promotion: {failed:?}"
+    );
     // The Deployment's rollout waits for ready pods; the endpoints follow within a moment.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
