@@ -93,7 +93,16 @@ pub(crate) fn connect(target: &Target, namespace: &str) -> Result<Connection, St
                 loopback,
             })
         }
-        Target::Gitops(_) | Target::Knative => Err("not available yet".to_owned()),
+        // slipway-gitops and the Knative driver exist as their own commands; ship does not drive them yet.
+        Target::Gitops(url) => Err(format!(
+            "not available yet in slipway ship; push with --to HOST/REPO and run \
+             slipway gitops set-image --repo {url} --image NAME=REF@DIGEST"
+        )),
+        Target::Knative => Err(
+            "not available yet in slipway ship; push with --to HOST/REPO and run \
+             slipway deploy knative apply"
+                .to_owned(),
+        ),
     }
 }
 

@@ -347,3 +347,73 @@ fn a_version_failing_its_health_check_is_rolled_back_and_the_previous_one_keeps_
         assert_eq!(get(port, "/healthz"), (200, "ok".to_owned()));
     }
 }
+
+#[test]
+fn print_config_shows_the_file_merged_under_the_flags() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("slipway.toml"),
+        "port = 9000\nstrategy = \"rolling\"\n[gates]\ntotal = 60.0\n",
+    )
+    .expect("slipway.toml");
+    let out = super::run(&[
+        "ship",
+        "-C",
+        dir.path().to_str().expect("utf-8"),
+        "--strategy",
+        "canary",
+        "--health",
+        "/ready",
+        "--print-config",
+    ]);
+    assert!(out.status.success(), "{}", show(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "port = 9000",
+        "strategy = \"canary\"",
+        "health = \"/ready\"",
+        "progress_deadline = \"2m\"",
+        "deploy = \"kubesim\"",
+        "total = 60.0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line:?} in\n{text}");
+    }
+}
+
+#[test]
+fn bad_settings_are_refused_before_any_stage_runs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().to_str().expect("utf-8");
+    for (args, message) in [
+        (
+            &["--deploy", "cluster"][..],
+            "expected kubesim, kubeconfig=FILE, gitops=URL or knative",
+        ),
+        (
+            &["--progress-deadline", "soon"][..],
+            "--progress-deadline: invalid duration",
+        ),
+        (
+            &["--strategy", "rolling", "--steps", "setWeight=20"][..],
+            "--steps",
+        ),
+        (
+            &["--health", "healthz"][..],
+            "must be a path starting with /",
+        ),
+    ] {
+        let out = super::run(&[&["ship", "-C", path][..], args].concat());
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", show(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        assert!(!dir.path().join("target").exists(), "{args:?}: nothing ran");
+    }
+    std::fs::write(dir.path().join("slipway.toml"), "prot = 8080\n").expect("slipway.toml");
+    let out = super::run(&["ship", "-C", path]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("slipway.toml") && stderr.contains("prot"),
+        "{stderr}"
+    );
+}
