@@ -18,6 +18,7 @@ mod knative;
 mod kubesim;
 mod oci;
 mod rollout;
+mod ship;
 mod tag;
 
 /// What a subcommand returns: an exit code, or an error to report.
@@ -70,6 +71,9 @@ enum Command {
     /// environments (`promote`).
     #[command(subcommand)]
     Gitops(gitops::GitopsCommand),
+    /// The whole pipeline on a Go service: layout, tidy, vet, lint, tests with -race and coverage gates,
+    /// a multi-arch image with SBOM, tags, push, a rollout (kubesim by default) and a check that it answers.
+    Ship(ship::Args),
 }
 
 fn main() -> ExitCode {
@@ -86,6 +90,7 @@ fn main() -> ExitCode {
         Command::Kubesim(cmd) => kubesim::run(cmd),
         Command::Deploy(cmd) => deploy::run(cmd),
         Command::Gitops(cmd) => gitops::run(cmd),
+        Command::Ship(args) => ship::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -13,6 +13,7 @@ mod knative;
 mod kubesim;
 mod oci;
 mod oci_registry;
+mod ship;
 mod tag;
 
 /// The `slipway` binary under test.
