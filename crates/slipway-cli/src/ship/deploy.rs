@@ -108,28 +108,15 @@ pub(crate) fn connect(target: &Target, namespace: &str) -> Result<Connection, St
 
 /// Asks the API server of a kubeconfig for `/version`: (is it kubesim, is it on loopback).
 fn probe(path: &Path) -> Result<(bool, bool), String> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("a runtime: {e}"))?;
-    rt.block_on(async {
-        let kc = kube::config::Kubeconfig::read_from(path)
-            .map_err(|e| format!("reading the kubeconfig {}: {e}", path.display()))?;
-        let config =
-            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-                .await
-                .map_err(|e| format!("the kubeconfig {}: {e}", path.display()))?;
-        let loopback = matches!(
-            config.cluster_url.host(),
-            Some("127.0.0.1" | "localhost" | "[::1]" | "::1")
-        );
-        let client = kube::Client::try_from(config).map_err(|e| format!("a kube client: {e}"))?;
-        let version = client
-            .apiserver_version()
-            .await
-            .map_err(|e| format!("GET /version: {e}"))?;
-        Ok((version.git_version.ends_with("-kubesim"), loopback))
-    })
+    let cluster = Kube::from_kubeconfig(path, "default").map_err(|e| crate::deploy::chain(&e))?;
+    let loopback = matches!(
+        cluster.server_host(),
+        Some("127.0.0.1" | "localhost" | "[::1]" | "::1")
+    );
+    let version = cluster
+        .server_version()
+        .map_err(|e| crate::deploy::chain(&e))?;
+    Ok((version.ends_with("-kubesim"), loopback))
 }
 
 /// The Deployment and Service of a service without manifests of its own: `--port` as the container

@@ -64,6 +64,8 @@ pub enum Error {
 pub struct Kube {
     client: kube::Client,
     namespace: String,
+    /// The API server's host, when known (from the kubeconfig).
+    host: Option<String>,
     runtime: tokio::runtime::Runtime,
 }
 
@@ -96,7 +98,7 @@ impl Kube {
             path: display.clone(),
             source: Box::new(e),
         })?;
-        let client = runtime.block_on(async {
+        let (client, host) = runtime.block_on(async {
             let config =
                 kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
                     .await
@@ -104,13 +106,17 @@ impl Kube {
                         path: display.clone(),
                         source: Box::new(e),
                     })?;
-            kube::Client::try_from(config).map_err(|e| Error::Client {
-                source: Box::new(e),
-            })
+            let host = config.cluster_url.host().map(str::to_owned);
+            kube::Client::try_from(config)
+                .map(|c| (c, host))
+                .map_err(|e| Error::Client {
+                    source: Box::new(e),
+                })
         })?;
         Ok(Kube {
             client,
             namespace: namespace.to_owned(),
+            host,
             runtime,
         })
     }
@@ -122,14 +128,15 @@ impl Kube {
     /// [`Error::Kubeconfig`] (with the path `default`), [`Error::Client`].
     pub fn infer(namespace: Option<&str>) -> Result<Kube, Error> {
         let runtime = runtime()?;
-        let (client, default_namespace) = runtime.block_on(async {
+        let (client, default_namespace, host) = runtime.block_on(async {
             let config = kube::Config::infer().await.map_err(|e| Error::Kubeconfig {
                 path: "default".to_owned(),
                 source: Box::new(e),
             })?;
             let namespace = config.default_namespace.clone();
+            let host = config.cluster_url.host().map(str::to_owned);
             kube::Client::try_from(config)
-                .map(|c| (c, namespace))
+                .map(|c| (c, namespace, host))
                 .map_err(|e| Error::Client {
                     source: Box::new(e),
                 })
@@ -137,6 +144,7 @@ impl Kube {
         Ok(Kube {
             client,
             namespace: namespace.map_or(default_namespace, str::to_owned),
+            host,
             runtime,
         })
     }
@@ -149,6 +157,7 @@ impl Kube {
         Ok(Kube {
             client,
             namespace: namespace.to_owned(),
+            host: None,
             runtime: runtime()?,
         })
     }
@@ -157,6 +166,29 @@ impl Kube {
     #[must_use]
     pub fn namespace(&self) -> &str {
         &self.namespace
+    }
+
+    /// The API server's host as the kubeconfig names it (`None` for a client given whole).
+    #[must_use]
+    pub fn server_host(&self) -> Option<&str> {
+        self.host.as_deref()
+    }
+
+    /// The API server's `gitVersion` (`GET /version`; slipway-kubesim's ends in `-kubesim`).
+    ///
+    /// # Errors
+    /// [`Error::Request`].
+    pub fn server_version(&self) -> Result<String, Error> {
+        self.runtime
+            .block_on(self.client.apiserver_version())
+            .map(|v| v.git_version)
+            .map_err(|e| Error::Request {
+                verb: "get",
+                kind: "version",
+                namespace: String::new(),
+                name: "/version".to_owned(),
+                source: Box::new(e),
+            })
     }
 
     fn api(&self, kind: &Kind) -> Api<DynamicObject> {
