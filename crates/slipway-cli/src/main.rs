@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod clidoc;
 mod cover;
 mod deploy;
 mod deploy_init;
@@ -74,6 +75,9 @@ enum Command {
     /// The whole pipeline on a Go service: layout, tidy, vet, lint, tests with -race and coverage gates,
     /// a multi-arch image with SBOM, tags, push, a rollout (kubesim by default) and a check that it answers.
     Ship(ship::Args),
+    /// Print this command reference in Markdown (docs/cli.md is made from it).
+    #[command(hide = true)]
+    CliReference,
 }
 
 fn main() -> ExitCode {
@@ -91,6 +95,11 @@ fn main() -> ExitCode {
         Command::Deploy(cmd) => deploy::run(cmd),
         Command::Gitops(cmd) => gitops::run(cmd),
         Command::Ship(args) => ship::run(&args),
+        Command::CliReference => {
+            use clap::CommandFactory as _;
+            print!("{}", clidoc::markdown(&Cli::command()));
+            Ok(ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,

@@ -59,3 +59,18 @@ fn unknown_subcommand_fails_with_usage() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("Usage"));
 }
+
+#[test]
+fn the_cli_reference_in_docs_is_the_binarys_own() {
+    let out = run(&["cli-reference"]);
+    assert!(out.status.success(), "{out:?}");
+    let generated = String::from_utf8(out.stdout).expect("utf-8");
+    let committed = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/cli.md"),
+    )
+    .expect("docs/cli.md");
+    assert!(
+        generated == committed,
+        "docs/cli.md is stale: run `bash scripts/gen-cli-reference.sh`"
+    );
+}
