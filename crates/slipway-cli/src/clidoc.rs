@@ -48,14 +48,13 @@ fn section(out: &mut String, cmd: &Command, parents: &[&str]) {
                 (Some(s), None) => format!("`-{s}`"),
                 (None, None) => format!("`{}`", a.get_id().as_str().to_ascii_uppercase()),
             };
-            if a.get_long().is_some() || a.get_short().is_some() {
-                if let Some(values) = a
+            if (a.get_long().is_some() || a.get_short().is_some())
+                && let Some(values) = a
                     .get_value_names()
                     .filter(|_| a.get_action().takes_values())
-                {
-                    let values: Vec<String> = values.iter().map(|v| format!("<{v}>")).collect();
-                    let _ = write!(name, " `{}`", values.join(" "));
-                }
+            {
+                let values: Vec<String> = values.iter().map(|v| format!("<{v}>")).collect();
+                let _ = write!(name, " `{}`", values.join(" "));
             }
             let mut help = a
                 .get_long_help()
