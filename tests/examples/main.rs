@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use slipway_testkit::{INSTALL_HINT, find_tool, testdata, workspace_root};
+use slipway_testkit::{INSTALL_HINT, find_tool, require_tool, stdout_of, testdata, workspace_root};
 
 /// The directory of Go on `PATH` for the examples, or `None` (after a loud message) without Go.
 fn go_dir(example: &str) -> Option<PathBuf> {
@@ -176,6 +176,30 @@ fn multiarch_index_writes_an_index_over_amd64_and_arm64() {
     assert!(
         index.contains("\"org.opencontainers.image.ref.name\":\"latest\""),
         "{index}"
+    );
+
+    // Independent clients accept the layout: skopeo reads the index back, oci-image-tool validates it.
+    let raw = stdout_of(
+        &require_tool("skopeo"),
+        [
+            "inspect".to_owned(),
+            "--raw".to_owned(),
+            format!("oci:{}:latest", layout.display()),
+        ],
+    );
+    for arch in ["\"amd64\"", "\"arm64\""] {
+        assert!(raw.contains(arch), "skopeo read no {arch} entry: {raw}");
+    }
+    let out = Command::new(require_tool("oci-image-tool"))
+        .args(["validate", "--type", "image", "--ref", "name=latest"])
+        .arg(&layout)
+        .output()
+        .expect("oci-image-tool runs");
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && said.contains("Validation succeeded"),
+        "oci-image-tool: {said}"
     );
 }
 
