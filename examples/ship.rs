@@ -1,6 +1,8 @@
 //! The slipway pipeline through the library API, as a tool author would embed it:
-//! analyse the module, run its tests with coverage and gate on the total, compute tags from git, and build a
-//! reproducible multi-arch image into an OCI layout directory (the embedded default: no registry, no Docker).
+//! analyse the module, run its tests with coverage and gate on the total, compute tags from git, build a
+//! reproducible multi-arch image into an OCI layout directory (the embedded default: no registry, no Docker),
+//! and deploy it: a rolling rollout on an in-process slipway-kubesim whose process runtime runs the image
+//! from the layout (the embedded default: no cluster), checked by requests through the Service's NodePort.
 //!
 //! ```sh
 //! bash scripts/install-test-tools.sh --go-only && . scripts/env.sh
@@ -8,18 +10,32 @@
 //! ```
 //!
 //! Arguments: module directory, main package, layout directory, minimum total coverage (percent).
+//! Go runs offline (`GOPROXY=off`, `GOTOOLCHAIN=local`).
 
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
+
+use serde_json::{Value, json};
 
 use slipway::cover::{FuncReport, ModuleResolver, Profile, Summary};
 use slipway::gomod::modfile::ModFile;
+use slipway::oci::Digest;
 use slipway::oci::gobuild::{GoImageOptions, build_go_images};
 use slipway::oci::image::{rfc3339, source_date_epoch};
 use slipway::oci::platform::Platform;
 use slipway::oci::reference::Tag;
 use slipway::oci::store::{ManifestStore, OciLayout};
 use slipway::tag::{Flavor, GitRepo, Options, TagRule, annotations, tags_for};
+// Deployment is not re-exported by the facade yet: the example uses the crates directly.
+use slipway_deploy::cluster::kube::Kube;
+use slipway_deploy::cluster::{Cluster, SERVICE};
+use slipway_deploy::rollout::{Request, Rollout};
+use slipway_deploy::spec::{RolloutSpec, StrategyKind, TrafficRouting};
+use slipway_deploy::state::{Phase, RolloutState};
+use slipway_kubesim::runtime::process::ProcessOptions;
 
 type Error = Box<dyn std::error::Error>;
 
@@ -48,6 +64,10 @@ fn main() -> Result<(), Error> {
         std::env::temp_dir().join(format!("slipway-ship-{}.out", std::process::id()));
     let status = Command::new("go")
         .current_dir(module_dir)
+        .env("GOTOOLCHAIN", "local")
+        .env("GOPROXY", "off")
+        .env("GOSUMDB", "off")
+        .env("GOFLAGS", "-mod=mod")
         .args(["test", "-coverprofile"])
         .arg(&profile_path)
         .arg("./...")
@@ -91,6 +111,9 @@ fn main() -> Result<(), Error> {
     ])
     .created(created)
     .ldflag_x("main.version", &version)
+    .go_env("GOTOOLCHAIN", "local")
+    .go_env("GOPROXY", "off")
+    .go_env("GOFLAGS", "-mod=mod")
     .annotation("org.opencontainers.image.created", &rfc3339(created));
     for (key, value) in annotations(&build, &tags) {
         options = options.annotation(&key, &value);
@@ -106,5 +129,94 @@ fn main() -> Result<(), Error> {
         tags.tags.first().map_or("-", String::as_str),
         images.top().descriptor().digest
     );
+
+    // 5 and 6: deploy, and check that the service answers.
+    deploy(layout_dir, images.top().digest(), &version)
+}
+
+/// Rolls the image out on an in-process kubesim and checks the service through its NodePort.
+fn deploy(layout_dir: &Path, digest: &Digest, version: &str) -> Result<(), Error> {
+    // 5. Deploy: kubesim on loopback, its pods real processes of this machine's image from the index (the
+    //    layout path made absolute: the runtime does not share our working directory's meaning).
+    let image = format!(
+        "oci:{}@{}",
+        std::fs::canonicalize(layout_dir)?.display(),
+        digest
+    );
+    let sim = slipway_kubesim::Sim::start(
+        slipway_kubesim::Options::default()
+            .ready_after(Duration::from_millis(100))
+            .process_runtime(ProcessOptions::default()),
+    )?;
+    let kubeconfig = tempfile::NamedTempFile::new()?;
+    sim.write_kubeconfig(kubeconfig.path())?;
+    let kube = Kube::from_kubeconfig(kubeconfig.path(), "default")?;
+    let mut request = Request::new(
+        &image,
+        RolloutSpec::from_flags(StrategyKind::Rolling, None, TrafficRouting::None)?,
+    );
+    request.manifest = manifest();
+    let outcome = Rollout::new(&kube, "hello")
+        .poll(Duration::from_millis(200))
+        .timeout(Duration::from_secs(120))
+        .on_progress(|s: &RolloutState| println!("rollout: {} {}", s.phase, s.message))
+        .apply(&request)?;
+    if outcome.phase != Phase::Healthy {
+        return Err(format!("the rollout ended {}, not Healthy", outcome.phase).into());
+    }
+
+    // 6. The service answers through its NodePort, with the version it was built with.
+    let service = kube.get(&SERVICE, "hello")?.ok_or("Service hello exists")?;
+    let port = service
+        .pointer("/spec/ports/0/nodePort")
+        .and_then(Value::as_u64)
+        .and_then(|p| u16::try_from(p).ok())
+        .ok_or("Service hello has a nodePort")?;
+    let healthz = get(port, "/healthz")?;
+    let answered = get(port, "/version")?;
+    println!("http://127.0.0.1:{port}/healthz: {healthz}; /version: {answered}");
+    if healthz != "ok" || answered != version {
+        return Err(format!(
+            "expected ok and {version}, the service said {healthz} and {answered}"
+        )
+        .into());
+    }
     Ok(())
+}
+
+/// The body of `GET PATH` on the NodePort; a status other than 200 is an error.
+fn get(port: u16, path: &str) -> Result<String, Error> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: hello\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut answer = String::new();
+    // Bounded: a status line, a few headers and a one-line body.
+    (&mut stream).take(64 * 1024).read_to_string(&mut answer)?;
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let status = head.lines().next().unwrap_or_default();
+    if !status.starts_with("HTTP/1.1 200") {
+        return Err(format!("GET {path} on port {port}: {status:?}").into());
+    }
+    Ok(body.trim().to_owned())
+}
+
+/// Deployment `hello` (two replicas, ready when /healthz answers) and a NodePort Service in front of it.
+fn manifest() -> Vec<Value> {
+    let labels = json!({"app": "hello"});
+    vec![
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "hello"},
+            "spec": {"replicas": 2, "selector": {"matchLabels": labels},
+                "template": {"metadata": {"labels": labels}, "spec": {
+                    "terminationGracePeriodSeconds": 5,
+                    "containers": [{"name": "hello", "image": "placeholder",
+                        "ports": [{"name": "http", "containerPort": 8080}],
+                        "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"},
+                            "periodSeconds": 1}}]}}}}),
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "hello"},
+            "spec": {"type": "NodePort", "selector": labels,
+                "ports": [{"port": 80, "targetPort": "http"}]}}),
+    ]
 }
