@@ -19,17 +19,17 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use slipway::deploy::cluster::kube::Kube;
+use slipway::deploy::cluster::{Cluster, SERVICE};
+use slipway::deploy::rollout::{Request, Rollout};
+use slipway::deploy::spec::{RolloutSpec, StrategyKind, TrafficRouting};
+use slipway::deploy::state::{Phase, RolloutState};
+use slipway::kubesim::runtime::process::ProcessOptions;
+use slipway::kubesim::{Options, Sim};
 use slipway::oci::gobuild::{GoImageOptions, build_go_images};
 use slipway::oci::platform::Platform;
 use slipway::oci::reference::Tag;
 use slipway::oci::store::{ManifestStore, OciLayout};
-use slipway_deploy::cluster::kube::Kube;
-use slipway_deploy::cluster::{Cluster, SERVICE};
-use slipway_deploy::rollout::{Request, Rollout};
-use slipway_deploy::spec::{RolloutSpec, StrategyKind, TrafficRouting};
-use slipway_deploy::state::{Phase, RolloutState};
-use slipway_kubesim::runtime::process::ProcessOptions;
-use slipway_kubesim::{Options, Sim};
 
 type Error = Box<dyn std::error::Error>;
 

@@ -15,11 +15,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use slipway::gitops::git::{Change, Delivery};
+use slipway::gitops::{GitRepo, ImageSpec, Outcome, PushOptions, SetImage, env};
 use slipway::oci::gobuild::{GoImageOptions, build_go_images};
 use slipway::oci::platform::Platform;
 use slipway::oci::store::OciLayout;
-use slipway_gitops::git::{Change, Delivery};
-use slipway_gitops::{GitRepo, ImageSpec, Outcome, PushOptions, SetImage, env};
 
 type Error = Box<dyn std::error::Error>;
 

@@ -30,12 +30,12 @@ use slipway::oci::reference::Tag;
 use slipway::oci::store::{ManifestStore, OciLayout};
 use slipway::tag::{Flavor, GitRepo, Options, TagRule, annotations, tags_for};
 // Deployment is not re-exported by the facade yet: the example uses the crates directly.
-use slipway_deploy::cluster::kube::Kube;
-use slipway_deploy::cluster::{Cluster, SERVICE};
-use slipway_deploy::rollout::{Request, Rollout};
-use slipway_deploy::spec::{RolloutSpec, StrategyKind, TrafficRouting};
-use slipway_deploy::state::{Phase, RolloutState};
-use slipway_kubesim::runtime::process::ProcessOptions;
+use slipway::deploy::cluster::kube::Kube;
+use slipway::deploy::cluster::{Cluster, SERVICE};
+use slipway::deploy::rollout::{Request, Rollout};
+use slipway::deploy::spec::{RolloutSpec, StrategyKind, TrafficRouting};
+use slipway::deploy::state::{Phase, RolloutState};
+use slipway::kubesim::runtime::process::ProcessOptions;
 
 type Error = Box<dyn std::error::Error>;
 
@@ -143,8 +143,8 @@ fn deploy(layout_dir: &Path, digest: &Digest, version: &str) -> Result<(), Error
         std::fs::canonicalize(layout_dir)?.display(),
         digest
     );
-    let sim = slipway_kubesim::Sim::start(
-        slipway_kubesim::Options::default()
+    let sim = slipway::kubesim::Sim::start(
+        slipway::kubesim::Options::default()
             .ready_after(Duration::from_millis(100))
             .process_runtime(ProcessOptions::default()),
     )?;

@@ -10,6 +10,9 @@
 //! | `cover` | [`cover`] | `slipway-cover`: Go coverage profiles, summaries, exports |
 //! | `oci` | [`oci`] | `slipway-oci`: OCI references, layouts, indexes, Go image builds |
 //! | `tag` | [`tag`] | `slipway-tag`: image tags and versions from git or CI |
+//! | `deploy` (+ `kube`) | [`deploy`] | `slipway-deploy`: rolling, blue-green and canary rollouts, analysis |
+//! | `kubesim` | [`kubesim`] | `slipway-kubesim`: a Kubernetes API on loopback whose pods really run |
+//! | `gitops` | [`gitops`] | `slipway-gitops`: image edits in GitOps repositories, commits and pushes |
 //!
 //! ```
 //! assert!(!slipway::VERSION.is_empty());
@@ -26,9 +29,18 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 #[cfg(feature = "cover")]
 #[doc(inline)]
 pub use slipway_cover as cover;
+#[cfg(feature = "deploy")]
+#[doc(inline)]
+pub use slipway_deploy as deploy;
+#[cfg(feature = "gitops")]
+#[doc(inline)]
+pub use slipway_gitops as gitops;
 #[cfg(feature = "gomod")]
 #[doc(inline)]
 pub use slipway_gomod as gomod;
+#[cfg(feature = "kubesim")]
+#[doc(inline)]
+pub use slipway_kubesim as kubesim;
 #[cfg(feature = "oci")]
 #[doc(inline)]
 pub use slipway_oci as oci;
