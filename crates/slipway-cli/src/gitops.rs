@@ -193,6 +193,43 @@ fn set_image(args: &SetImageArgs) -> CmdResult {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Pins `image` (`NAME=NEWNAME@DIGEST`) in environment `env`'s overlay under `deploy_dir` of the repository
+/// `repo` (a URL is cloned), commits and pushes, as `slipway gitops set-image --env ENV --push` does;
+/// returns what happened, for people (`slipway ship --deploy gitops=URL`).
+pub(crate) fn pin_in_environment(
+    repo: &str,
+    deploy_dir: &Path,
+    env_name: &str,
+    image: &str,
+) -> Result<String, String> {
+    let spec = ImageSpec::parse(image).map_err(|e| format!("image {image}: {}", chain(e)))?;
+    let args = RepoArgs {
+        repo: repo.to_owned(),
+        push: true,
+    };
+    let ws = open(&args, PushOptions::default().push(true))?;
+    let target = spec.target();
+    let request = SetImage::new(spec).format(Some(Format::Kustomize));
+    let path = env::overlay(deploy_dir, env_name);
+    let mut delivery = Delivery::new(Change::SetImage { path, request }, target.clone());
+    delivery.env = Some(env_name.to_owned());
+    delivery.source_commit = slipway_gitops::git::head_commit(Path::new("."));
+    match ws.repo.deliver_change(&delivery).map_err(chain)? {
+        Outcome::Committed {
+            commit,
+            branch,
+            attempts,
+            ..
+        } => Ok(format!(
+            "{env_name} runs {target}: {commit} pushed to {branch} ({attempts} attempt{})",
+            if attempts == 1 { "" } else { "s" }
+        )),
+        _ => Ok(format!(
+            "{env_name} already runs {target}: nothing to commit"
+        )),
+    }
+}
+
 fn promote(args: &PromoteArgs) -> CmdResult {
     let options = PushOptions::default().push(args.repo.push);
     let ws = open(&args.repo, options)?;

@@ -332,6 +332,34 @@ pub(crate) fn run(args: &Args) -> CmdResult {
             let (Some(service), Some(image)) = (&service, &pushed) else {
                 return (None, Outcome::failed("no image".to_owned()));
             };
+            if let Target::Gitops(url) = &target {
+                // The repository's overlay gets the image by digest; Argo CD or Flux applies it.
+                if image.starts_with("oci:") {
+                    return (
+                        None,
+                        Outcome::failed(
+                            "a GitOps repository needs an image a cluster can pull: push to a \
+                             registry with --to HOST/REPO (or `repository` in slipway.toml)"
+                                .to_owned(),
+                        ),
+                    );
+                }
+                let env_name =
+                    std::env::var("SLIPWAY_ENVIRONMENT").unwrap_or_else(|_| "dev".to_owned());
+                running.step(&format!(
+                    "pinning {image} in {url} (deploy/overlays/{env_name})"
+                ));
+                let pin = format!("{}={image}", service.name);
+                return match crate::gitops::pin_in_environment(
+                    url,
+                    std::path::Path::new("deploy"),
+                    &env_name,
+                    &pin,
+                ) {
+                    Ok(what) => (None, Outcome::passed(what)),
+                    Err(e) => (None, Outcome::failed(e)),
+                };
+            }
             let c = match deploy::connect(&target, &config.namespace) {
                 Ok(c) => c,
                 Err(e) => return (None, Outcome::failed(format!("{}: {e}", config.deploy))),
