@@ -231,6 +231,27 @@ mod tests {
     }
 
     #[test]
+    fn the_canary_steps_are_ones_a_rollout_accepts() {
+        let (_, text) = render(&service())
+            .into_iter()
+            .find(|(path, _)| path == Path::new("slipway.toml"))
+            .expect("slipway.toml");
+        let table: toml::Table = toml::from_str(&text).expect("TOML");
+        let mut steps = vec![table["steps"].as_str().expect("steps")];
+        for env in table["environments"]
+            .as_table()
+            .expect("environments")
+            .values()
+        {
+            steps.extend(env.get("steps").and_then(toml::Value::as_str));
+        }
+        assert_eq!(steps.len(), 2, "{steps:?}");
+        for text in steps {
+            slipway_deploy::spec::parse_steps(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        }
+    }
+
+    #[test]
     fn the_gitlab_image_follows_go_mod() {
         let parse = |src: &str| {
             slipway_gomod::modfile::ModFile::parse_lax("go.mod", src).expect("a go.mod")
