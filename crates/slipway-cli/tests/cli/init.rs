@@ -89,6 +89,9 @@ fn init_writes_a_configuration_that_ship_reads() {
     ] {
         assert!(prod.contains(line), "{line:?} not in:\n{prod}");
     }
+    // dev runs on the in-process kubesim, whose only namespace is "default".
+    let dev = print_config(dir.path(), Some("dev"));
+    assert!(dev.contains("namespace = \"default\""), "{dev}");
     let workflow = read(dir.path(), ".github/workflows/delivery.yml");
     assert!(
         workflow.contains("cache-dependency-path: go.sum"),
