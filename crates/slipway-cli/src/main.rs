@@ -15,6 +15,7 @@ mod deploy_init;
 mod gitops;
 mod gomod;
 mod image;
+mod init;
 mod knative;
 mod kubesim;
 mod oci;
@@ -75,6 +76,9 @@ enum Command {
     /// The whole pipeline on a Go service: layout, tidy, vet, lint, tests with -race and coverage gates,
     /// a multi-arch image with SBOM, tags, push, a rollout (kubesim by default) and a check that it answers.
     Ship(ship::Args),
+    /// Set a Go service up for continuous delivery: slipway.toml, deploy/, and GitHub Actions and GitLab
+    /// CI definitions that run `slipway ship` (existing files are kept unless --force).
+    Init(init::Args),
     /// Print this command reference in Markdown (docs/cli.md is made from it).
     #[command(hide = true)]
     CliReference,
@@ -95,6 +99,7 @@ fn main() -> ExitCode {
         Command::Deploy(cmd) => deploy::run(cmd),
         Command::Gitops(cmd) => gitops::run(cmd),
         Command::Ship(args) => ship::run(&args),
+        Command::Init(args) => init::run(&args),
         Command::CliReference => {
             use clap::CommandFactory as _;
             print!("{}", clidoc::markdown(&Cli::command()));

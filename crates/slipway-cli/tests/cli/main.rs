@@ -9,6 +9,7 @@ mod deploy;
 mod gitops;
 mod gomod;
 mod image;
+mod init;
 mod knative;
 mod kubesim;
 mod oci;
