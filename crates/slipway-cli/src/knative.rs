@@ -208,8 +208,8 @@ fn report(name: &str, o: &Outcome) {
     eprintln!("knative service {name}: {:?}: {}", o.phase, o.message);
 }
 
-/// Applies and reconciles until the rollout reaches a phase the caller should see.
-#[allow(clippy::too_many_lines)] // one loop: observe, decide, apply, report, wait
+/// Applies and reconciles until the rollout reaches a phase the caller should see; the exit status of
+/// that phase.
 fn walk(
     name: &str,
     target: &Target,
@@ -227,6 +227,35 @@ fn walk(
             )
         })?;
     let cluster = connect(target.kubeconfig.as_deref(), target.namespace.as_deref())?;
+    let (o, asked) = walk_on(&cluster, name, steps, template, action, timeout)?;
+    Ok(match o.phase {
+        Phase::Healthy => ExitCode::SUCCESS,
+        // A rollback asked for and done is a success.
+        Phase::Degraded if asked => ExitCode::SUCCESS,
+        Phase::Inconclusive => ExitCode::from(3),
+        Phase::Paused => {
+            eprintln!(
+                "continue with: slipway deploy knative promote --name {name} -n {}",
+                cluster.namespace()
+            );
+            ExitCode::from(2)
+        }
+        _ => ExitCode::from(1),
+    })
+}
+
+/// Applies the Knative Service `name` (with `template`, or as it is) and reconciles its traffic until
+/// the rollout rests: its outcome, and whether a rollback was asked for and done (for `slipway ship
+/// --deploy knative` too).
+#[allow(clippy::too_many_lines)] // one loop: observe, decide, apply, report, wait
+pub(crate) fn walk_on(
+    cluster: &Kube,
+    name: &str,
+    steps: &[Step],
+    template: Option<&Value>,
+    action: Action,
+    timeout: Duration,
+) -> Result<(Outcome, bool), String> {
     let namespace = cluster.namespace().to_owned();
     let get = |what: &str| {
         cluster.get(&KNATIVE_SERVICE, name).map_err(|e| {
@@ -238,7 +267,7 @@ fn walk(
     };
     let mut live = get("reading")?;
     if template.is_none() && live.is_none() {
-        return Err(format!("knative service {name} not found").into());
+        return Err(format!("knative service {name} not found"));
     }
     let mut state = starting_state(live.as_ref(), template);
     let mut action = action;
@@ -280,39 +309,24 @@ fn walk(
         }
         state = o.state.clone();
         let wait = match o.phase {
-            Phase::Healthy => {
+            Phase::Healthy | Phase::Degraded | Phase::Inconclusive => {
                 report(name, &o);
-                return Ok(ExitCode::SUCCESS);
-            }
-            Phase::Degraded => {
-                report(name, &o);
-                // A rollback asked for and done is a success.
                 let asked = template.is_none() && state.aborted;
-                return Ok(if asked {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::from(1)
-                });
-            }
-            Phase::Inconclusive => {
-                report(name, &o);
-                return Ok(ExitCode::from(3));
+                return Ok((o, asked));
             }
             Phase::Paused if o.resume_in.is_none() => {
                 report(name, &o);
-                eprintln!(
-                    "continue with: slipway deploy knative promote --name {name} -n {namespace}"
-                );
-                return Ok(ExitCode::from(2));
+                return Ok((o, false));
             }
             Phase::Paused => o.resume_in.unwrap_or_default().min(Duration::from_secs(1)),
             _ => Duration::from_millis(200),
         };
         if Instant::now() >= deadline {
             report(name, &o);
-            return Err(
-                format!("knative service {name}: timed out after {}", target.timeout).into(),
-            );
+            return Err(format!(
+                "knative service {name}: timed out after {}s",
+                timeout.as_secs()
+            ));
         }
         // A watch from the version seen, bounded by the wait: no change means look again then.
         let version = live

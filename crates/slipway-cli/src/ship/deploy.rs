@@ -66,7 +66,8 @@ pub(crate) struct Connection {
 /// Connects to the target (starting the in-process kubesim for [`Target::Kubesim`]).
 pub(crate) fn connect(target: &Target, namespace: &str) -> Result<Connection, String> {
     match target {
-        Target::Kubesim => {
+        // Knative runs on the in-process kubesim too, which serves `serving.knative.dev`.
+        Target::Kubesim | Target::Knative => {
             let sim = Sim::start(Options::default().process_runtime(ProcessOptions::default()))
                 .map_err(|e| format!("starting kubesim: {}", chain(&e)))?;
             let dir = tempfile::tempdir().map_err(|e| format!("a temporary directory: {e}"))?;
@@ -93,16 +94,8 @@ pub(crate) fn connect(target: &Target, namespace: &str) -> Result<Connection, St
                 loopback,
             })
         }
-        // slipway-gitops and the Knative driver exist as their own commands; ship does not drive them yet.
-        Target::Gitops(url) => Err(format!(
-            "not available yet in slipway ship; push with --to HOST/REPO and run \
-             slipway gitops set-image --repo {url} --image NAME=REF@DIGEST"
-        )),
-        Target::Knative => Err(
-            "not available yet in slipway ship; push with --to HOST/REPO and run \
-             slipway deploy knative apply"
-                .to_owned(),
-        ),
+        // The deploy stage hands a GitOps target to slipway-gitops before it connects to anything.
+        Target::Gitops(url) => Err(format!("{url} is a Git repository, not a cluster")),
     }
 }
 
@@ -168,6 +161,56 @@ pub(crate) fn spec(config: &Config) -> Result<RolloutSpec, String> {
 pub(crate) struct Deployed {
     pub phase: Phase,
     pub rolled_back: bool,
+}
+
+/// Runs `image` as the Knative Service `name` (kubesim serves Knative; the Route's NodePort Service of the
+/// same name answers), walking the canary steps over revision traffic; a candidate that does not become
+/// ready leaves all traffic on the previous revision.
+pub(crate) fn knative(
+    connection: &Connection,
+    name: &str,
+    image: &str,
+    config: &Config,
+    deadline: Duration,
+) -> Result<(Deployed, Outcome), Outcome> {
+    use slipway_deploy::serverless::{self, Action, Container, Probe};
+    let steps = match config.effective_steps() {
+        Some(text) => slipway_deploy::spec::parse_steps(text)
+            .map_err(|e| Outcome::failed(format!("steps: {}", chain(&e))))?,
+        None => Vec::new(),
+    };
+    let container = Container::new(image)
+        .port(config.port)
+        .readiness(Probe::http(config.health.clone()).period(1));
+    let template = serverless::render(name, &container, &[])["spec"]["template"].clone();
+    let (o, _) = crate::knative::walk_on(
+        &connection.kube,
+        name,
+        &steps,
+        Some(&template),
+        Action::Reconcile,
+        deadline,
+    )
+    .map_err(Outcome::failed)?;
+    let phase = match o.phase {
+        serverless::Phase::Healthy => Phase::Healthy,
+        serverless::Phase::Paused => Phase::Paused,
+        serverless::Phase::Inconclusive => Phase::Inconclusive,
+        _ => Phase::Degraded,
+    };
+    let figure = format!("Knative Service {name}: {phase}: {}", o.message);
+    let outcome = match phase {
+        Phase::Healthy => Outcome::passed(figure),
+        Phase::Paused | Phase::Inconclusive => Outcome::paused(figure),
+        _ => Outcome::failed(figure),
+    };
+    Ok((
+        Deployed {
+            phase,
+            rolled_back: phase == Phase::Degraded,
+        },
+        outcome,
+    ))
 }
 
 /// Rolls `image` out as Deployment `name`.

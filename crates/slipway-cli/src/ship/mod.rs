@@ -49,7 +49,10 @@ pub(crate) struct Args {
     /// `HOST[:PORT]/REPO[:TAG]` (default: slipway.toml's `repository`, else only the layout).
     #[arg(long, value_name = "REF")]
     to: Option<String>,
-    /// Where it runs: `kubesim` (in this process, the default), `kubeconfig=FILE`, `gitops=URL`, `knative`.
+    /// Where it runs: `kubesim` (in this process, the default), `kubeconfig=FILE`, `knative` (a Knative
+    /// Service on the in-process kubesim, canary over revision traffic), `gitops=URL` (the pushed image
+    /// pinned by digest in the repository's deploy/overlays/$SLIPWAY_ENVIRONMENT, default dev; needs --to a
+    /// registry).
     #[arg(long, value_name = "TARGET")]
     deploy: Option<String>,
     /// `rolling`, `blue-green` or `canary` (default: canary).
@@ -368,8 +371,11 @@ pub(crate) fn run(args: &Args) -> CmdResult {
                 "rolling out {image} as Deployment {} ({})",
                 service.name, config.strategy
             ));
-            let result =
-                deploy::rollout(&c, &dir, &service.name, image, &config, deadline, running);
+            let result = if target == Target::Knative {
+                deploy::knative(&c, &service.name, image, &config, deadline)
+            } else {
+                deploy::rollout(&c, &dir, &service.name, image, &config, deadline, running)
+            };
             connection = Some(c);
             match result {
                 Ok((deployed, o)) => (Some(deployed), o),

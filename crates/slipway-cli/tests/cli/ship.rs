@@ -417,3 +417,36 @@ fn bad_settings_are_refused_before_any_stage_runs() {
         "{stderr}"
     );
 }
+
+#[test]
+fn ship_to_knative_runs_the_service_as_a_knative_service_on_kubesim() {
+    let Some(go) = go_or_skip("ship_to_knative") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let service = hello_copy(dir.path(), "");
+    let report_path = dir.path().join("report.json");
+    let out = ship(
+        &go,
+        &[
+            "-C",
+            service.to_str().expect("utf-8"),
+            "--quiet",
+            "--deploy",
+            "knative",
+            "--report",
+            report_path.to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let r = report(&report_path);
+    let deploy = stage(&r, "deploy");
+    assert_eq!(deploy["result"], "passed", "{r:#}");
+    assert!(
+        deploy["figure"]
+            .as_str()
+            .is_some_and(|f| f.starts_with("Knative Service hello: Healthy")),
+        "{r:#}"
+    );
+    assert_eq!(stage(&r, "verify")["result"], "passed", "{r:#}");
+}
