@@ -51,7 +51,7 @@ pub(crate) struct Args {
     to: Option<String>,
     /// Where it runs: `kubesim` (in this process, the default), `kubeconfig=FILE`, `knative` (a Knative
     /// Service on the in-process kubesim, canary over revision traffic), `gitops=URL` (the pushed image
-    /// pinned by digest in the repository's deploy/overlays/$SLIPWAY_ENVIRONMENT, default dev; needs --to a
+    /// pinned by digest in the repository's `deploy/overlays/$SLIPWAY_ENVIRONMENT`, default dev; needs --to a
     /// registry).
     #[arg(long, value_name = "TARGET")]
     deploy: Option<String>,
