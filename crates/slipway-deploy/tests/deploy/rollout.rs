@@ -698,3 +698,33 @@ fn an_autoscaled_deployment_keeps_its_replicas_through_a_canary() {
     assert_eq!(replicas(&deployment(&e.kube, "web")), 3);
     assert_eq!(image(&deployment(&e.kube, "web")), "web:2");
 }
+
+#[test]
+fn blue_green_with_passing_analyses_promotes_on_its_own() {
+    let e = env(Options::default());
+    first(&e.kube, 2);
+    let bg = RolloutSpec::from_argo(
+        "blueGreen:\n  activeService: web\n  previewService: web-preview\n  autoPromotionEnabled: true\n  scaleDownDelaySeconds: 0\n  prePromotionAnalysis:\n    templates:\n    - templateName: errors\n  postPromotionAnalysis:\n    templates:\n    - templateName: errors\n",
+    )
+    .expect("spec");
+    let mut req = request("web:2", bg, 2);
+    req.templates = vec![analysis_template("errors")];
+    let good = slipway_deploy::analysis::expr::Value::from(serde_json::json!([0.01]));
+    let log = std::cell::RefCell::new(Vec::new());
+    let out = driver(&e.kube, &log)
+        .provider(&good)
+        .apply(&req)
+        .expect("rollout");
+    assert_eq!(out.phase, Phase::Healthy, "{:?}", log.borrow());
+    let log = log.borrow();
+    assert!(
+        log.iter().any(|l| l.contains("pre-promotion: analysis errors")),
+        "{log:?}"
+    );
+    assert!(
+        log.iter().any(|l| l.contains("post-promotion: analysis errors")),
+        "{log:?}"
+    );
+    assert_eq!(image(&deployment(&e.kube, "web")), "web:2");
+    assert_eq!(replicas(&deployment(&e.kube, "web-canary")), 0);
+}
