@@ -47,17 +47,9 @@
 //!
 //! # Speed
 //!
-//! Measured on a shared 2-CPU development machine under heavy load (load average 10 to 18), so
-//! absolute numbers are pessimistic; `scripts/bench-cover-cli.sh` reproduces them:
-//! - `slipway cover func` on `tests/fixtures/out/std.out` (10,665 blocks, 158 standard-library files,
-//!   1,727 functions): 84 ms against 646 ms for `go tool cover -func`, 7.6x faster, same bytes out.
-//! - `slipway cover merge` of 50 copies of that profile (533,300 lines): 607 ms.
-//! - criterion (`benches/cover.rs`, same load): parse 15 ms, merge 50 profiles 785 ms, statement summary
-//!   0.1 ms, function extents of the 158 files 18 ms, whole `-func` report with sources in memory 20 ms.
-//! - Binary coverage data (`scripts/bench-cover-covdata.sh`: `fmt` and `strconv` tests with
-//!   `-coverpkg=std`, two directories, 39,830 units; median of 11 runs at load average 14 to 17):
-//!   `slipway cover percent -i` 92 ms against 500 ms for `go tool covdata percent` (5.5x), `func` 162 ms
-//!   against 632 ms (3.9x), `textfmt` 154 ms against 892 ms (5.8x); same bytes out.
+//! Measured side by side with `go tool cover -func` and `go tool covdata` (several times faster, same
+//! bytes out): the figures, machine and date are in the repository's `docs/performance.md`, with the
+//! scripts that rerun them.
 //!
 //! # Example
 //!
