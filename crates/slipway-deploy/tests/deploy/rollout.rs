@@ -718,11 +718,13 @@ fn blue_green_with_passing_analyses_promotes_on_its_own() {
     assert_eq!(out.phase, Phase::Healthy, "{:?}", log.borrow());
     let log = log.borrow();
     assert!(
-        log.iter().any(|l| l.contains("pre-promotion: analysis errors")),
+        log.iter()
+            .any(|l| l.contains("pre-promotion: analysis errors")),
         "{log:?}"
     );
     assert!(
-        log.iter().any(|l| l.contains("post-promotion: analysis errors")),
+        log.iter()
+            .any(|l| l.contains("post-promotion: analysis errors")),
         "{log:?}"
     );
     assert_eq!(image(&deployment(&e.kube, "web")), "web:2");
