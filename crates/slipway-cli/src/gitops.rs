@@ -63,7 +63,7 @@ pub(crate) struct SetImageArgs {
     /// `{file}` are replaced.
     #[arg(long, value_name = "TEMPLATE")]
     message: Option<String>,
-    /// Resolve a tag to its digest in the registry first (not supported yet: exit status 1).
+    /// Look the tag up in the registry and pin the digest it names now (the tag is kept beside it).
     #[arg(long)]
     resolve: bool,
 }
@@ -149,13 +149,10 @@ fn report(outcome: &Outcome, ws: &Workspace, what: &str) {
 }
 
 fn set_image(args: &SetImageArgs) -> CmdResult {
-    if args.resolve {
-        return Err(
-            "--resolve: resolving a tag to its digest is not supported yet; pass REF with @DIGEST"
-                .into(),
-        );
+    let mut spec = ImageSpec::parse(&args.image).map_err(|e| format!("--image: {}", chain(e)))?;
+    if args.resolve && spec.digest.is_empty() {
+        spec.digest = resolve_digest(&spec)?;
     }
-    let spec = ImageSpec::parse(&args.image).map_err(|e| format!("--image: {}", chain(e)))?;
     let format = args
         .format
         .as_deref()
@@ -228,6 +225,29 @@ pub(crate) fn pin_in_environment(
             "{env_name} already runs {target}: nothing to commit"
         )),
     }
+}
+
+/// The digest the registry serves for the image's tag (`latest` when none): `--resolve`, so that the
+/// repository pins exactly what the tag names now. Credentials come from the Docker config, as for
+/// every registry slipway talks to.
+fn resolve_digest(spec: &ImageSpec) -> Result<String, String> {
+    let tag = if spec.new_tag.is_empty() {
+        "latest"
+    } else {
+        spec.new_tag.as_str()
+    };
+    let text = format!("{}:{tag}", spec.target_name());
+    let reference = slipway_oci::Reference::parse(&text)
+        .map_err(|e| format!("--resolve: {text}: {}", chain(e)))?;
+    let slipway_oci::Reference::Registry(registry) = &reference else {
+        return Err(format!("--resolve: {text} is not a registry image"));
+    };
+    let store = slipway_oci::store::open(&reference, &slipway_oci::store::OpenOptions::new())
+        .map_err(|e| format!("--resolve: {text}: {}", chain(e)))?;
+    let descriptor = store
+        .resolve(Some(&registry.target()))
+        .map_err(|e| format!("--resolve: {text}: {}", chain(e)))?;
+    Ok(descriptor.digest.to_string())
 }
 
 fn promote(args: &PromoteArgs) -> CmdResult {

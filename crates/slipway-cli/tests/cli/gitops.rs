@@ -290,3 +290,56 @@ fn set_image_refusals_exit_1_naming_the_flag() {
     );
     assert_eq!(git(&work, &["rev-list", "--count", "HEAD"]), "1\n");
 }
+
+#[test]
+fn set_image_resolve_pins_the_digest_the_registry_serves_for_the_tag() {
+    use slipway_oci::image::{ImageBuilder, LayerBuilder};
+    use slipway_oci::manifest::Flavor;
+    use slipway_oci::platform::Platform;
+    use slipway_oci::reference::Tag;
+    use slipway_oci::store::{ManifestStore as _, OciLayout};
+
+    let registry = slipway_testkit::registry();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let layout = OciLayout::create(tmp.path().join("layout")).expect("layout");
+    let layer = LayerBuilder::new()
+        .file("app/api", 0o755, b"api v3".to_vec())
+        .build()
+        .expect("layer");
+    let image = ImageBuilder::new(Platform::parse("linux/amd64").expect("platform"))
+        .flavor(Flavor::Oci)
+        .layer(layer)
+        .write_to(&layout)
+        .expect("image");
+    layout
+        .put_manifest(image.manifest(), Some(&Tag::new("v3").expect("tag")))
+        .expect("tag");
+    let digest = image.manifest().digest().to_string();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_nanos();
+    let repo = format!("{registry}/slipway-cli/resolve-{nanos}");
+    let layout_ref = format!("oci:{}:v3", tmp.path().join("layout").display());
+    ok(&run(&["copy", &layout_ref, &format!("{repo}:v3")]));
+
+    let work = working_clone(tmp.path());
+    let out = ok(&run(&[
+        "gitops",
+        "set-image",
+        "--repo",
+        work.to_str().expect("utf-8"),
+        "--path",
+        "deploy",
+        "--env",
+        "staging",
+        "--image",
+        &format!("api={repo}:v3"),
+        "--resolve",
+    ]));
+    assert!(out.contains(&digest), "{out}");
+    let overlay = std::fs::read_to_string(work.join("deploy/overlays/staging/kustomization.yaml"))
+        .expect("overlay");
+    assert!(overlay.contains(&format!("digest: {digest}")), "{overlay}");
+    assert!(overlay.contains(&format!("newName: {repo}")), "{overlay}");
+}
