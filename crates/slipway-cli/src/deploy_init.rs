@@ -50,16 +50,11 @@ pub(crate) fn service_name(dir: &Path, given: Option<&str>) -> Result<String, St
     }
 }
 
-/// An error and its sources, joined by `: `.
+/// An error and its sources, joined by `: ` ([`crate::deploy::chain`] for errors taken by value, as
+/// `map_err` hands them).
+#[allow(clippy::needless_pass_by_value)] // `map_err(chain)` passes the error by value
 pub(crate) fn chain(err: impl std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
+    crate::deploy::chain(&err)
 }
 
 /// Why `name` is not a DNS-1123 label (what Kubernetes accepts as a Deployment or Service name).

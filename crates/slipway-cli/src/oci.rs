@@ -271,18 +271,9 @@ fn add_entries(
     Ok(())
 }
 
-/// An error and its sources, `: `-joined. The library's messages leave causes to `source()` (they do
-/// not repeat them), so the command line spells the whole chain out.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut next = e.source();
-    while let Some(cause) = next {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        next = cause.source();
-    }
-    text
-}
+// The library's messages leave causes to `source()` (they do not repeat them), so the command line
+// spells the whole chain out.
+use crate::deploy::chain;
 
 pub(crate) fn with_chain(result: CmdResult) -> CmdResult {
     result.map_err(|e| chain(e.as_ref()).into())

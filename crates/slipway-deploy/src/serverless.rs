@@ -305,21 +305,9 @@ pub fn render(name: &str, container: &Container, traffic: &[TrafficTarget]) -> V
     })
 }
 
-/// What a canary is doing, as the rest of the crate names phases.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub enum Phase {
-    /// Revisions or traffic are still moving.
-    Progressing,
-    /// Waiting: for promotion (`pause` without a duration) or for a timed pause to end.
-    Paused,
-    /// Done: all traffic on the latest revision, which is ready.
-    Healthy,
-    /// The candidate failed or the rollout was rolled back: all traffic on the current revision.
-    Degraded,
-    /// A step the Knative target cannot judge (an `analysis` step).
-    Inconclusive,
-}
+/// What a canary is doing: the crate's phases ([`crate::state::Phase`]). Paused covers a timed pause as
+/// well as one waiting for promotion; Inconclusive is an `analysis` step, which this target cannot judge.
+pub use crate::state::Phase;
 
 /// The rollout's memory, kept in [`STATE_ANNOTATION`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -192,12 +192,7 @@ pub(crate) fn knative(
         deadline,
     )
     .map_err(Outcome::failed)?;
-    let phase = match o.phase {
-        serverless::Phase::Healthy => Phase::Healthy,
-        serverless::Phase::Paused => Phase::Paused,
-        serverless::Phase::Inconclusive => Phase::Inconclusive,
-        _ => Phase::Degraded,
-    };
+    let phase = o.phase;
     let figure = format!("Knative Service {name}: {phase}: {}", o.message);
     let outcome = match phase {
         Phase::Healthy => Outcome::passed(figure),
