@@ -261,9 +261,11 @@ fn set_image_refusals_exit_1_naming_the_flag() {
         slipway().args(&args).output().expect("runs")
     };
     fails_with(&with(&["--image", "api"]), "--image");
+    // A registry that is not there: the lookup fails, naming the flag and the image, and nothing is
+    // committed.
     fails_with(
-        &with(&["--image", "api:v2", "--resolve"]),
-        "not supported yet",
+        &with(&["--image", "api=127.0.0.1:9/acme/api:v2", "--resolve"]),
+        "--resolve: 127.0.0.1:9/acme/api:v2",
     );
     fails_with(
         &with(&["--image", "api:v2", "--message", "{nope}"]),
