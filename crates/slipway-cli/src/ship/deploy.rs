@@ -157,6 +157,59 @@ pub(crate) fn spec(config: &Config) -> Result<RolloutSpec, String> {
     RolloutSpec::from_flags(kind, steps, TrafficRouting::None).map_err(|e| chain(&e))
 }
 
+/// Requests to one path of a NodePort, one after another on a thread, until dropped.
+struct Traffic {
+    port: std::sync::Arc<std::sync::atomic::AtomicU16>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Traffic {
+    fn start(path: String) -> Traffic {
+        use std::sync::atomic::Ordering;
+        let port = std::sync::Arc::new(std::sync::atomic::AtomicU16::new(0));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let thread = {
+            let (port, stop) = (port.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    match port.load(Ordering::Relaxed) {
+                        0 => std::thread::sleep(Duration::from_millis(50)),
+                        p => {
+                            // Answers (and failures) are counted by kubesim's proxy; only the load
+                            // matters here.
+                            let _ = http_get(p, &path);
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                    }
+                }
+            })
+        };
+        Traffic {
+            port,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn aim(&self, port: u16) {
+        self.port.store(port, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn aimed(&self) -> bool {
+        self.port.load(std::sync::atomic::Ordering::Relaxed) != 0
+    }
+}
+
+impl Drop for Traffic {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// What the deploy stage leaves for the verify stage.
 pub(crate) struct Deployed {
     pub phase: Phase,
@@ -251,6 +304,27 @@ pub(crate) fn rollout(
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    if connection.is_kubesim
+        && !config.analysis.args.contains_key("prometheus")
+        && let Some(url) = connection.kube.server_url()
+    {
+        request.args.push((
+            "prometheus".to_owned(),
+            url.trim_end_matches('/').to_owned(),
+        ));
+    }
+    // Live traffic through the NodePort while the rollout runs, for analyses to judge.
+    let traffic = config
+        .analysis
+        .traffic
+        .clone()
+        .filter(|_| connection.is_kubesim && connection.loopback)
+        .map(Traffic::start);
+    if let Some(t) = &traffic
+        && let Ok(Some(port)) = node_port(connection, name)
+    {
+        t.aim(port);
+    }
     let providers =
         HttpProviders::new(HttpOptions::default()).map_err(|e| Outcome::failed(chain(&e)))?;
     let mut messages: Vec<String> = Vec::new();
@@ -268,6 +342,12 @@ pub(crate) fn rollout(
                 let line = format!("{}{reason}: {}", state.phase, state.message);
                 running.step(&line);
                 messages.push(line);
+                if let Some(t) = &traffic
+                    && !t.aimed()
+                    && let Ok(Some(port)) = node_port(connection, name)
+                {
+                    t.aim(port);
+                }
             });
         driver.apply(&request)
     }

@@ -450,3 +450,113 @@ fn ship_to_knative_runs_the_service_as_a_knative_service_on_kubesim() {
     );
     assert_eq!(stage(&r, "verify")["result"], "passed", "{r:#}");
 }
+
+#[test]
+fn a_version_whose_error_rate_rises_under_analysis_is_rolled_back() {
+    let Some(go) = go_or_skip("a_version_whose_error_rate_rises_under_analysis") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    let mut child = super::slipway()
+        .args(["kubesim", "serve", "--runtime", "process", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("slipway kubesim serve runs");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("the address");
+    let _sim = Kubesim(child);
+
+    // The canary's share of /greet answers that are 5xx, from kubesim's Prometheus API (ship passes
+    // its URL as `prometheus`), over live traffic ship sends through the NodePort.
+    let service = hello_copy(
+        dir.path(),
+        "[stages]\nrace = false\n[analysis]\ntemplates = [\"analysis.yaml\"]\ntraffic = \"/greet?name=ci\"\n",
+    );
+    std::fs::write(
+        service.join("analysis.yaml"),
+        r#"apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata:
+  name: errors
+spec:
+  args:
+  - name: prometheus
+  metrics:
+  - name: canary-error-ratio
+    initialDelay: 2s
+    interval: 2s
+    count: 3
+    failureLimit: 0
+    successCondition: result[0] < 0.05
+    provider:
+      prometheus:
+        address: "{{args.prometheus}}"
+        query: sum(rate(kubesim_http_requests_total{service="hello",pod=~"hello-canary-.*",code=~"5.."}[1m])) / sum(rate(kubesim_http_requests_total{service="hello",pod=~"hello-canary-.*"}[1m]))
+"#,
+    )
+    .expect("template");
+    let deploy = format!("kubeconfig={}", kubeconfig.display());
+    let dir_arg = service.to_str().expect("utf-8").to_owned();
+    let ship_with = |report: &Path| {
+        ship(
+            &go,
+            &[
+                "-C",
+                &dir_arg,
+                "--deploy",
+                &deploy,
+                "--strategy",
+                "canary",
+                "--steps",
+                "setWeight=50,analysis=errors",
+                "--quiet",
+                "--report",
+                report.to_str().expect("utf-8"),
+            ],
+        )
+    };
+    let first = dir.path().join("first.json");
+    let out = ship_with(&first);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let port = port_of(report(&first)["url"].as_str().expect("url"));
+
+    // /greet now fails with 500 (its unit test skipped so that the break reaches the cluster); /healthz
+    // still answers, so the new pods become ready and only the analysis can catch it.
+    let handlers = service.join("internal/handlers/handlers.go");
+    let code = std::fs::read_to_string(&handlers).expect("handlers.go");
+    let broken = code.replace(
+        "\tname := r.URL.Query().Get(\"name\")\n",
+        "\tname := r.URL.Query().Get(\"name\")\n\tif name != \"\" {\n\t\thttp.Error(w, \"broken\", http.StatusInternalServerError)\n\t\treturn\n\t}\n",
+    );
+    assert_ne!(broken, code, "the edit applies");
+    std::fs::write(&handlers, broken).expect("write");
+    let tests = service.join("internal/handlers/handlers_test.go");
+    let code = std::fs::read_to_string(&tests).expect("handlers_test.go");
+    let skipped = code.replace(
+        "func TestGreet(t *testing.T) {\n",
+        "func TestGreet(t *testing.T) {\n\tt.Skip(\"broken on purpose\")\n",
+    );
+    assert_ne!(skipped, code, "the edit applies");
+    std::fs::write(&tests, skipped).expect("write");
+
+    let second = dir.path().join("second.json");
+    let out = ship_with(&second);
+    assert_eq!(out.status.code(), Some(19), "{}", show(&out));
+    let r = report(&second);
+    assert_eq!(r["rolled_back"], true, "{r:#}");
+    assert!(
+        stage(&r, "deploy")["figure"]
+            .as_str()
+            .is_some_and(|f| f.contains("AnalysisFailed")),
+        "{r:#}"
+    );
+    // The previous version keeps answering /greet.
+    for _ in 0..10 {
+        assert_eq!(get(port, "/greet?name=ci").0, 200);
+    }
+}

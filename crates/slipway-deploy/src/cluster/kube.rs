@@ -66,6 +66,8 @@ pub struct Kube {
     namespace: String,
     /// The API server's host, when known (from the kubeconfig).
     host: Option<String>,
+    /// The API server's URL, when known.
+    url: Option<String>,
     runtime: tokio::runtime::Runtime,
 }
 
@@ -98,7 +100,7 @@ impl Kube {
             path: display.clone(),
             source: Box::new(e),
         })?;
-        let (client, host) = runtime.block_on(async {
+        let (client, host, url) = runtime.block_on(async {
             let config =
                 kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
                     .await
@@ -107,8 +109,9 @@ impl Kube {
                         source: Box::new(e),
                     })?;
             let host = config.cluster_url.host().map(str::to_owned);
+            let url = config.cluster_url.to_string();
             kube::Client::try_from(config)
-                .map(|c| (c, host))
+                .map(|c| (c, host, url))
                 .map_err(|e| Error::Client {
                     source: Box::new(e),
                 })
@@ -117,6 +120,7 @@ impl Kube {
             client,
             namespace: namespace.to_owned(),
             host,
+            url: Some(url),
             runtime,
         })
     }
@@ -128,15 +132,16 @@ impl Kube {
     /// [`Error::Kubeconfig`] (with the path `default`), [`Error::Client`].
     pub fn infer(namespace: Option<&str>) -> Result<Kube, Error> {
         let runtime = runtime()?;
-        let (client, default_namespace, host) = runtime.block_on(async {
+        let (client, default_namespace, host, url) = runtime.block_on(async {
             let config = kube::Config::infer().await.map_err(|e| Error::Kubeconfig {
                 path: "default".to_owned(),
                 source: Box::new(e),
             })?;
             let namespace = config.default_namespace.clone();
             let host = config.cluster_url.host().map(str::to_owned);
+            let url = config.cluster_url.to_string();
             kube::Client::try_from(config)
-                .map(|c| (c, namespace, host))
+                .map(|c| (c, namespace, host, url))
                 .map_err(|e| Error::Client {
                     source: Box::new(e),
                 })
@@ -145,6 +150,7 @@ impl Kube {
             client,
             namespace: namespace.map_or(default_namespace, str::to_owned),
             host,
+            url: Some(url),
             runtime,
         })
     }
@@ -158,6 +164,7 @@ impl Kube {
             client,
             namespace: namespace.to_owned(),
             host: None,
+            url: None,
             runtime: runtime()?,
         })
     }
@@ -172,6 +179,12 @@ impl Kube {
     #[must_use]
     pub fn server_host(&self) -> Option<&str> {
         self.host.as_deref()
+    }
+
+    /// The API server's URL as the kubeconfig gives it (`None` for a client given whole).
+    #[must_use]
+    pub fn server_url(&self) -> Option<&str> {
+        self.url.as_deref()
     }
 
     /// The API server's `gitVersion` (`GET /version`; slipway-kubesim's ends in `-kubesim`).
