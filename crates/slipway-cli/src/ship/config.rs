@@ -74,7 +74,7 @@ pub(crate) struct Analysis {
     /// Template files, relative to the service's root.
     pub templates: Vec<String>,
     /// Arguments. On kubesim, `prometheus` defaults to the simulator's URL (it serves the Prometheus
-    /// query API over the requests its NodePorts carried, `kubesim_http_requests_total`).
+    /// query API over the requests its `NodePorts` carried, `kubesim_http_requests_total`).
     pub args: BTreeMap<String, String>,
     /// A path ship requests through the Service's NodePort all through the rollout, so that analyses
     /// judge live traffic (kubesim only; e.g. `/greet`).

@@ -262,7 +262,7 @@ pub(crate) fn knative(
 }
 
 /// Rolls `image` out as Deployment `name`.
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, clippy::too_many_lines)] // the request, the driver and its outcome
 pub(crate) fn rollout(
     connection: &Connection,
     dir: &Path,

@@ -30,10 +30,14 @@ fn host_platform() -> String {
     format!("linux/{arch}")
 }
 
+/// Copies a service's sources, leaving out `target/` (what an earlier `slipway ship` there wrote).
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for entry in std::fs::read_dir(from).expect("read_dir") {
         let entry = entry.expect("entry");
+        if entry.file_name() == "target" {
+            continue;
+        }
         let target = to.join(entry.file_name());
         if entry.file_type().expect("type").is_dir() {
             copy_dir(&entry.path(), &target);
