@@ -33,7 +33,8 @@ otherwise the stage that failed: 10 layout, 11 tidy, 12 vet, 13 lint, 14 test, 1
 slipway.toml at the service's root sets: name, package, platforms, repository, deploy, namespace,
 strategy, steps, replicas, port, health, progress_deadline, manifests, [stages] (tidy vet lint test race
 coverage deploy verify = true|false), [gates] (total, package, diff, diff_base, overrides, exclude),
-[analysis] (templates, args) and [environments.NAME] (chosen by $SLIPWAY_ENVIRONMENT). Flags override it;
+[analysis] (templates, args, traffic: a path requested through the NodePort during the rollout; on kubesim the
+prometheus arg defaults to its Prometheus API) and [environments.NAME] (chosen by $SLIPWAY_ENVIRONMENT). Flags override it;
 --print-config shows the result.";
 
 /// Arguments of `slipway ship`.
