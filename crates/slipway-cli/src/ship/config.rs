@@ -131,6 +131,11 @@ pub(crate) struct Config {
     /// service's root).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub manifests: Option<String>,
+    /// An integration run (a shell command in the service's root) whose coverage counts too: the main
+    /// package is built with `go build -cover` to `$SLIPWAY_COVER_BIN`, the command runs with `GOCOVERDIR`
+    /// set, and what the binary recorded is merged with the unit tests' profile before the gates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub integration: Option<String>,
     pub stages: Stages,
     pub gates: Gates,
     pub analysis: Analysis,
@@ -157,6 +162,7 @@ impl Default for Config {
             health: "/healthz".to_owned(),
             progress_deadline: "2m".to_owned(),
             manifests: None,
+            integration: None,
             stages: Stages::default(),
             gates: Gates::default(),
             analysis: Analysis::default(),

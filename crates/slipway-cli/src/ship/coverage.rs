@@ -55,14 +55,24 @@ pub(crate) fn diff_base(dir: &Path, configured: Option<&str>) -> Option<String> 
 }
 
 /// Checks the gates on `profile` (sources resolved from the module at `dir`).
-pub(crate) fn check(dir: &Path, profile: &Path, gates: &GateConfig) -> Outcome {
-    match check_inner(dir, profile, gates) {
+pub(crate) fn check(
+    dir: &Path,
+    profile: &Path,
+    integration: Option<&Path>,
+    gates: &GateConfig,
+) -> Outcome {
+    match check_inner(dir, profile, integration, gates) {
         Ok(o) => o,
         Err(e) => Outcome::failed(e),
     }
 }
 
-fn check_inner(dir: &Path, profile: &Path, config: &GateConfig) -> Result<Outcome, String> {
+fn check_inner(
+    dir: &Path,
+    profile: &Path,
+    integration: Option<&Path>,
+    config: &GateConfig,
+) -> Result<Outcome, String> {
     let mut gates = Gates::new();
     let err = |e: &dyn std::error::Error| chain(e);
     if let Some(n) = config.total.filter(|n| *n > 0.0) {
@@ -79,6 +89,9 @@ fn check_inner(dir: &Path, profile: &Path, config: &GateConfig) -> Result<Outcom
     }
     let mut merger = ProfileMerger::new();
     merger.add_file(profile).map_err(|e| err(&e))?;
+    if let Some(p) = integration {
+        merger.add_file(p).map_err(|e| err(&e))?;
+    }
     let profile = merger.finish().map_err(|e| err(&e))?;
     let resolver = ModuleResolver::discover(dir);
     let report = gates.check(&profile, &resolver).map_err(|e| err(&e))?;

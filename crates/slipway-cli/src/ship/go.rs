@@ -336,6 +336,64 @@ pub(crate) fn test(dir: &Path, logs: &Path, profile: &Path, race: bool) -> Outco
     outcome
 }
 
+/// The integration run: `go build -cover` of `package` to `bin`, then `sh -c COMMAND` in `dir` with
+/// `GOCOVERDIR=covdata` and `SLIPWAY_COVER_BIN=bin`; the covdata written is turned into a text profile at
+/// `profile` (as `go tool covdata textfmt` writes it).
+pub(crate) fn integration(
+    dir: &Path,
+    logs: &Path,
+    package: &str,
+    command: &str,
+    covdata: &Path,
+    bin: &Path,
+    profile: &Path,
+) -> Outcome {
+    let _ = std::fs::remove_dir_all(covdata);
+    if let Err(e) = std::fs::create_dir_all(covdata) {
+        return Outcome::failed(format!("cannot create {}: {e}", covdata.display()));
+    }
+    let mut build = Command::new("go");
+    build.args(["build", "-cover", "-o"]).arg(bin).arg(package);
+    let log = logs.join("integration-build.log");
+    match run_logged(&mut build, dir, &log) {
+        Ok(true) => {}
+        Ok(false) => return failed_with_log("go build -cover failed".to_owned(), &log),
+        Err(e) => return Outcome::failed(e),
+    }
+    let mut run = Command::new("sh");
+    run.args(["-c", command])
+        .env("GOCOVERDIR", covdata)
+        .env("SLIPWAY_COVER_BIN", bin);
+    let log = logs.join("integration.log");
+    match run_logged(&mut run, dir, &log) {
+        Ok(true) => {}
+        Ok(false) => return failed_with_log(format!("{command} failed"), &log),
+        Err(e) => return Outcome::failed(e),
+    }
+    let dirs = [covdata.display().to_string()];
+    let data = match slipway_cover::covdata::read_dirs(
+        &dirs,
+        &slipway_cover::covdata::ReadOptions::default(),
+    ) {
+        Ok(d) => d,
+        Err(e) => {
+            return Outcome::failed(format!(
+                "reading {}: {}",
+                covdata.display(),
+                crate::deploy::chain(&e)
+            ));
+        }
+    };
+    if let Err(e) = std::fs::write(profile, data.textfmt()) {
+        return Outcome::failed(format!("writing {}: {e}", profile.display()));
+    }
+    let units: usize = data.package_paths().map(|p| data.units(p).len()).sum();
+    Outcome::passed(format!(
+        "{command}: coverage of {units} blocks in {} packages recorded",
+        data.package_paths().count()
+    ))
+}
+
 /// A log's text, bounded (the test summary lines are counted from it).
 fn tail_all(log: &Path) -> String {
     const LIMIT: u64 = 1024 * 1024;

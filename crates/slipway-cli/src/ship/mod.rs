@@ -31,7 +31,8 @@ otherwise the stage that failed: 10 layout, 11 tidy, 12 vet, 13 lint, 14 test, 1
 17 image, 18 push, 19 deploy (the new version was rolled back), 20 verify.
 
 slipway.toml at the service's root sets: name, package, platforms, repository, deploy, namespace,
-strategy, steps, replicas, port, health, progress_deadline, manifests, [stages] (tidy vet lint test race
+strategy, steps, replicas, port, health, progress_deadline, manifests, integration (a command run with
+GOCOVERDIR set and $SLIPWAY_COVER_BIN built with -cover; its coverage joins the gates), [stages] (tidy vet lint test race
 coverage deploy verify = true|false), [gates] (total, package, diff, diff_base, overrides, exclude),
 [analysis] (templates, args, traffic: a path requested through the NodePort during the rollout; on kubesim the
 prometheus arg defaults to its Prometheus API) and [environments.NAME] (chosen by $SLIPWAY_ENVIRONMENT). Flags override it;
@@ -235,6 +236,8 @@ pub(crate) fn run(args: &Args) -> CmdResult {
     let logs = out.join("logs");
     std::fs::create_dir_all(&logs).map_err(|e| format!("cannot create {}: {e}", logs.display()))?;
     let profile = out.join("cover.out");
+    let integration_profile = out.join("integration.out");
+    let _ = std::fs::remove_file(&integration_profile);
     let _ = std::fs::remove_file(&profile);
     let mut run = Run {
         progress: Progress::new(args.quiet),
@@ -275,7 +278,26 @@ pub(crate) fn run(args: &Args) -> CmdResult {
         "go test -race -coverprofile ./...",
         off(stages.test, "test"),
         |_| {
-            let o = go::test(&dir, &logs, &profile, stages.race);
+            let mut o = go::test(&dir, &logs, &profile, stages.race);
+            if let (Some(command), Some(service), Verdict::Passed) =
+                (&config.integration, &service, o.verdict)
+            {
+                let i = go::integration(
+                    &dir,
+                    &logs,
+                    &service.package,
+                    command,
+                    &out.join("covdata"),
+                    &out.join("bin").join(&service.name),
+                    &integration_profile,
+                );
+                o.notes.push(format!("integration: {}", i.figure));
+                if i.verdict != Verdict::Passed {
+                    o.verdict = i.verdict;
+                    o.figure = format!("integration run failed: {}", i.figure);
+                    o.notes.extend(i.notes);
+                }
+            }
             (Some(()), o)
         },
     );
@@ -284,7 +306,13 @@ pub(crate) fn run(args: &Args) -> CmdResult {
             .then(|| "the tests did not run".to_owned())
     });
     run.stage(Stage::Coverage, "gates", coverage_off, |_| {
-        (Some(()), coverage::check(&dir, &profile, &config.gates))
+        let integration = integration_profile
+            .exists()
+            .then_some(integration_profile.as_path());
+        (
+            Some(()),
+            coverage::check(&dir, &profile, integration, &config.gates),
+        )
     });
     let tags = run.stage(Stage::Tags, "from git or CI", None, |_| {
         let (tags, o) = image::tags(&dir);

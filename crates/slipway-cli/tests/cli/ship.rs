@@ -564,3 +564,78 @@ spec:
         assert_eq!(get(port, "/greet?name=ci").0, 200);
     }
 }
+
+#[test]
+fn an_integration_run_adds_its_gocoverdir_coverage_before_the_gates() {
+    let Some(go) = go_or_skip("an_integration_run_adds_its_gocoverdir_coverage") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let base = "[stages]\nrace = false\ndeploy = false\nverify = false\n";
+    let service = hello_copy(dir.path(), base);
+    // The service started from the coverage build, asked once over HTTP (bash's /dev/tcp, no client
+    // needed), stopped with SIGTERM so that it writes its counters.
+    std::fs::write(
+        service.join("integration.sh"),
+        "set -eu\nPORT=18931 \"$SLIPWAY_COVER_BIN\" & pid=$!\nfor _ in $(seq 100); do\n  if exec 3<>/dev/tcp/127.0.0.1/18931; then break; fi 2>/dev/null\n  sleep 0.05\ndone\nprintf 'GET /greet?name=ci HTTP/1.0\\r\\n\\r\\n' >&3\ncat <&3 | grep -q ci\nkill -TERM \"$pid\"\nwait \"$pid\"\n",
+    )
+    .expect("script");
+    let total = |report: &Value| -> f64 {
+        stage(report, "coverage")["figure"]
+            .as_str()
+            .and_then(|f| f.strip_prefix("total "))
+            .and_then(|f| f.split('%').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("a total in {report:#}"))
+    };
+    let dir_arg = service.to_str().expect("utf-8").to_owned();
+    let unit_only = dir.path().join("unit.json");
+    let out = ship(
+        &go,
+        &[
+            "-C",
+            &dir_arg,
+            "--quiet",
+            "--report",
+            unit_only.to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    std::fs::write(
+        service.join("slipway.toml"),
+        format!(
+            "platforms = [\"{}\"]\nintegration = \"bash integration.sh\"\n{base}",
+            host_platform()
+        ),
+    )
+    .expect("slipway.toml");
+    let with_integration = dir.path().join("integration.json");
+    let out = ship(
+        &go,
+        &[
+            "-C",
+            &dir_arg,
+            "--quiet",
+            "--report",
+            with_integration.to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let (before, after) = (
+        total(&report(&unit_only)),
+        total(&report(&with_integration)),
+    );
+    assert!(
+        after > before,
+        "the integration run's coverage counts: {before}% -> {after}%"
+    );
+    assert!(
+        service
+            .join("target/ship/covdata")
+            .read_dir()
+            .expect("covdata")
+            .count()
+            > 0,
+        "GOCOVERDIR was written"
+    );
+}
