@@ -210,6 +210,23 @@ impl Drop for Traffic {
     }
 }
 
+/// The image this directory shipped last (`oci:PATH@sha256:HEX`), when it differs from `image` and its
+/// layout still holds it.
+fn previous_image(record: &Path, image: &str) -> Option<String> {
+    let text = std::fs::read_to_string(record).ok()?;
+    let previous = text.trim();
+    if previous.is_empty() || previous == image || previous.len() > 4096 {
+        return None;
+    }
+    let (path, digest) = previous.strip_prefix("oci:")?.rsplit_once('@')?;
+    let hex = digest.strip_prefix("sha256:")?;
+    Path::new(path)
+        .join("blobs/sha256")
+        .join(hex)
+        .is_file()
+        .then(|| previous.to_owned())
+}
+
 /// What the deploy stage leaves for the verify stage.
 pub(crate) struct Deployed {
     pub phase: Phase,
@@ -325,6 +342,28 @@ pub(crate) fn rollout(
     {
         t.aim(port);
     }
+    // The in-process simulator starts empty: the version this directory shipped last comes up first, so
+    // that the new one arrives as a real canary beside it (and one that fails leaves it serving).
+    let last_shipped = dir.join("target").join("ship").join("last-shipped");
+    if connection.sim.is_some()
+        && let Some(previous) = previous_image(&last_shipped, image)
+    {
+        running.step(&format!(
+            "bringing up the previous version first: {previous}"
+        ));
+        let mut first = Request::new(&previous, RolloutSpec::rolling());
+        first.manifest.clone_from(&request.manifest);
+        let up = Rollout::new(&connection.kube, name)
+            .timeout(deadline + Duration::from_secs(60))
+            .apply(&first)
+            .map_err(|e| Outcome::failed(chain(&e)))?;
+        if up.phase != Phase::Healthy {
+            return Err(Outcome::failed(format!(
+                "the previous version {previous} did not come up ({}): {}",
+                up.phase, up.state.message
+            )));
+        }
+    }
     let providers =
         HttpProviders::new(HttpOptions::default()).map_err(|e| Outcome::failed(chain(&e)))?;
     let mut messages: Vec<String> = Vec::new();
@@ -352,6 +391,10 @@ pub(crate) fn rollout(
         driver.apply(&request)
     }
     .map_err(|e| Outcome::failed(chain(&e)))?;
+    if outcome.phase == Phase::Healthy {
+        // What the next ship brings up first on a fresh simulator (best effort: only a convenience).
+        let _ = std::fs::write(&last_shipped, image);
+    }
     let state = &outcome.state;
     let reason = if state.reason.is_empty() {
         String::new()

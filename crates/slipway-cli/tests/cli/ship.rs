@@ -639,3 +639,33 @@ fn an_integration_run_adds_its_gocoverdir_coverage_before_the_gates() {
         "GOCOVERDIR was written"
     );
 }
+
+#[test]
+fn shipping_again_on_the_in_process_kubesim_is_a_real_canary_beside_the_previous_version() {
+    let Some(go) = go_or_skip("shipping_again_on_the_in_process_kubesim") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let service = hello_copy(dir.path(), "[stages]\nrace = false\n");
+    let dir_arg = service.to_str().expect("utf-8").to_owned();
+    let out = ship(&go, &["-C", &dir_arg]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    // A change that reaches the binary: a new route.
+    let handlers = service.join("internal/handlers/handlers.go");
+    let code = std::fs::read_to_string(&handlers).expect("handlers.go");
+    let changed = code.replace(
+        "\tmux.HandleFunc(\"GET /greet\", greet)\n",
+        "\tmux.HandleFunc(\"GET /greet\", greet)\n\tmux.HandleFunc(\"GET /v2\", healthz)\n",
+    );
+    assert_ne!(changed, code, "the edit applies");
+    std::fs::write(&handlers, changed).expect("write");
+    let out = ship(&go, &["-C", &dir_arg]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let text = show(&out);
+    assert!(
+        text.contains("bringing up the previous version first"),
+        "{text}"
+    );
+    assert!(text.contains("step 1/2: setWeight 50"), "{text}");
+    assert!(text.contains("promoted"), "{text}");
+}
