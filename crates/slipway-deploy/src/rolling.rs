@@ -19,7 +19,8 @@ pub enum RolloutStatus {
     DeadlineExceeded(String),
 }
 
-fn int(d: &Value, pointer: &str) -> i64 {
+/// The integer at `pointer` in `d`, 0 when absent (as Kubernetes' status counters read).
+pub(crate) fn int(d: &Value, pointer: &str) -> i64 {
     d.pointer(pointer).and_then(Value::as_i64).unwrap_or(0)
 }
 
@@ -90,27 +91,30 @@ pub fn rollout_status(deployment: &Value) -> RolloutStatus {
 /// The annotation holding a ReplicaSet's revision.
 pub const REVISION: &str = "deployment.kubernetes.io/revision";
 
-fn revision(rs: &Value) -> Option<i64> {
-    rs.pointer("/metadata/annotations")
+/// The revision annotation of a Deployment or ReplicaSet.
+pub(crate) fn revision(object: &Value) -> Option<i64> {
+    object
+        .pointer("/metadata/annotations")
         .and_then(|a| a.get(REVISION))
         .and_then(Value::as_str)
         .and_then(|r| r.parse().ok())
+}
+
+/// The revision `kubectl rollout undo` returns to without `--to-revision`: the second highest among
+/// the ReplicaSets. `None` with fewer than two.
+#[must_use]
+pub fn previous_revision(replica_sets: &[Value]) -> Option<i64> {
+    let mut revisions: Vec<i64> = replica_sets.iter().filter_map(revision).collect();
+    revisions.sort_unstable();
+    revisions.len().checked_sub(2).map(|i| revisions[i])
 }
 
 /// The pod template `kubectl rollout undo [--to-revision N]` restores: that of the ReplicaSet with
 /// revision `to` (`None`: the previous revision, the second highest), without its `pod-template-hash`
 /// label. `None` when there is no such revision.
 pub fn undo_template(replica_sets: &[Value], to: Option<i64>) -> Option<Value> {
-    let mut revisions: Vec<(i64, &Value)> = replica_sets
-        .iter()
-        .filter_map(|rs| revision(rs).map(|r| (r, rs)))
-        .collect();
-    revisions.sort_by_key(|(r, _)| *r);
-    let chosen = match to {
-        Some(n) => revisions.iter().find(|(r, _)| *r == n).map(|(_, rs)| *rs),
-        None if revisions.len() >= 2 => Some(revisions[revisions.len() - 2].1),
-        None => None,
-    }?;
+    let to = to.or_else(|| previous_revision(replica_sets))?;
+    let chosen = replica_sets.iter().find(|rs| revision(rs) == Some(to))?;
     let mut template = chosen.pointer("/spec/template")?.clone();
     if let Some(labels) = template
         .pointer_mut("/metadata/labels")

@@ -298,38 +298,35 @@ impl<'a, C: Cluster> Rollout<'a, C> {
             .and_then(Value::as_str)
     }
 
-    fn read_state(&self, stable: &Value) -> Result<Option<RolloutState>> {
-        Self::annotation(stable, STATE_ANNOTATION)
-            .map(|text| {
-                RolloutState::parse(text).map_err(|source| Error::Annotation {
-                    name: self.name.clone(),
-                    annotation: STATE_ANNOTATION,
-                    source,
-                })
-            })
-            .transpose()
-    }
-
-    fn read_spec(&self, stable: &Value) -> Result<Option<RolloutSpec>> {
-        Self::annotation(stable, STRATEGY_ANNOTATION)
+    /// The JSON in annotation `key` of the Deployment, `None` when absent.
+    fn read_annotation<T: serde::de::DeserializeOwned>(
+        &self,
+        stable: &Value,
+        key: &'static str,
+    ) -> Result<Option<T>> {
+        Self::annotation(stable, key)
             .map(|text| {
                 serde_json::from_str(text).map_err(|source| Error::Annotation {
                     name: self.name.clone(),
-                    annotation: STRATEGY_ANNOTATION,
+                    annotation: key,
                     source,
                 })
             })
             .transpose()
     }
 
+    fn read_state(&self, stable: &Value) -> Result<Option<RolloutState>> {
+        self.read_annotation(stable, STATE_ANNOTATION)
+    }
+
+    fn read_spec(&self, stable: &Value) -> Result<Option<RolloutSpec>> {
+        self.read_annotation(stable, STRATEGY_ANNOTATION)
+    }
+
     fn read_templates(&self, stable: &Value) -> Result<Vec<String>> {
-        Self::annotation(stable, TEMPLATES_ANNOTATION).map_or(Ok(Vec::new()), |text| {
-            serde_json::from_str(text).map_err(|source| Error::Annotation {
-                name: self.name.clone(),
-                annotation: TEMPLATES_ANNOTATION,
-                source,
-            })
-        })
+        Ok(self
+            .read_annotation(stable, TEMPLATES_ANNOTATION)?
+            .unwrap_or_default())
     }
 
     fn observe(&self, spec: &RolloutSpec) -> Result<Observed> {
@@ -729,43 +726,25 @@ impl<'a, C: Cluster> Rollout<'a, C> {
         let stable = self.stable()?;
         let spec = self.stored_spec(&stable)?;
         let observed = self.observe(&spec)?;
-        if rolling::undo_template(&observed.replica_sets, revision).is_none() {
-            return Err(Error::NoRevision {
+        let target = revision
+            .or_else(|| rolling::previous_revision(&observed.replica_sets))
+            .filter(|t| rolling::undo_template(&observed.replica_sets, Some(*t)).is_some())
+            .ok_or_else(|| Error::NoRevision {
                 name: self.name.clone(),
                 revision: revision.map_or_else(|| "previous".to_owned(), |r| r.to_string()),
-            });
-        }
-        let target = if let Some(r) = revision {
-            r
-        } else {
-            {
-                let mut revisions: Vec<i64> = observed
-                    .replica_sets
-                    .iter()
-                    .filter_map(|rs| {
-                        rs.pointer("/metadata/annotations")
-                            .and_then(|a| a.get(rolling::REVISION))
-                            .and_then(Value::as_str)
-                            .and_then(|r| r.parse().ok())
-                    })
-                    .collect();
-                revisions.sort_unstable();
-                revisions[revisions.len() - 2]
-            }
-        };
+            })?;
+        // A Deployment slipway never rolled out gets a state keeping its current image.
         let mut state = if let Some(s) = observed.state.clone() {
             s
         } else {
-            {
-                let image = observed
-                    .stable
-                    .pointer("/spec/template/spec/containers/0/image")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned();
-                strategy::begin(&spec, &observed, &image, None, None, &[])
-                    .map_err(|source| Error::Start { source })?
-            }
+            let image = observed
+                .stable
+                .pointer("/spec/template/spec/containers/0/image")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            strategy::begin(&spec, &observed, &image, None, None, &[])
+                .map_err(|source| Error::Start { source })?
         };
         state.stage = Stage::RollingBack;
         state.rollback_to = Some(target);
@@ -902,13 +881,7 @@ impl<'a, C: Cluster> Rollout<'a, C> {
                     ));
                     continue;
                 };
-                let pairs: Vec<(&str, &str)> = given
-                    .iter()
-                    .filter(|(k, _)| template.args.iter().any(|a| &a.name == k))
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect();
-                match template
-                    .args(&pairs)
+                match template_args(template, &given)
                     .and_then(|args| Run::from_template(template, &args, now))
                 {
                     Ok(run) => record.runs.push(TemplateRun {
@@ -936,12 +909,7 @@ impl<'a, C: Cluster> Rollout<'a, C> {
             else {
                 continue;
             };
-            let pairs: Vec<(&str, &str)> = given
-                .iter()
-                .filter(|(k, _)| template.args.iter().any(|a| &a.name == k))
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            if let Ok(args) = template.args(&pairs)
+            if let Ok(args) = template_args(template, &given)
                 && let Err(e) = provider.measure_due(&mut tr.run, template, &args, now)
             {
                 record.verdict = Some(Verdict::Failed);
@@ -986,6 +954,20 @@ impl<'a, C: Cluster> Rollout<'a, C> {
             .filter_map(|r| r.run.next_measurement_at())
             .min()
     }
+}
+
+/// The template's args from `given` (the rollout's `--arg`s and the step's values), leaving out those the
+/// template does not declare (they are meant for other templates of the same analysis).
+fn template_args(
+    template: &AnalysisTemplate,
+    given: &[(String, String)],
+) -> Result<crate::analysis::template::Args, crate::analysis::template::Error> {
+    let pairs: Vec<(&str, &str)> = given
+        .iter()
+        .filter(|(k, _)| template.args.iter().any(|a| &a.name == k))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    template.args(&pairs)
 }
 
 /// The newest resourceVersion among the Deployments observed (numbers compared as numbers; the stable's

@@ -39,7 +39,7 @@ use serde_json::{Map, Value, json};
 
 use crate::cluster::{DEPLOYMENT, Kind, SERVICE, merge_diff};
 use crate::replicas::{self, Budget, CanaryScale, Split, Weight};
-use crate::rolling::{self, RolloutStatus};
+use crate::rolling::{self, RolloutStatus, int, revision};
 use crate::spec::{self, BlueGreen, Canary, RolloutSpec, Step, Strategy as Spec, StrategyKind};
 use crate::state::{
     AnalysisState, POD_TEMPLATE_HASH, Phase, ROLE_CANARY, ROLE_LABEL, RolloutState, Stage, Verdict,
@@ -192,10 +192,6 @@ fn at(seconds: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(seconds)
 }
 
-fn int(v: &Value, pointer: &str) -> i64 {
-    v.pointer(pointer).and_then(Value::as_i64).unwrap_or(0)
-}
-
 fn count(v: &Value, pointer: &str) -> u32 {
     u32::try_from(int(v, pointer).max(0)).unwrap_or(u32::MAX)
 }
@@ -214,13 +210,6 @@ fn observed_generation(d: &Value) -> bool {
 /// The Deployment has `n` replicas asked for, seen by its controller, and at least `n` available.
 fn settled(d: &Value, n: u32) -> bool {
     spec_replicas(d) == n && observed_generation(d) && count(d, "/status/availableReplicas") >= n
-}
-
-fn revision(v: &Value) -> Option<i64> {
-    v.pointer("/metadata/annotations")
-        .and_then(|a| a.get(rolling::REVISION))
-        .and_then(Value::as_str)
-        .and_then(|r| r.parse().ok())
 }
 
 /// The containers of a Deployment's pod template.

@@ -381,16 +381,6 @@ pub fn routing_objects(routing: &TrafficRouting, names: &Names) -> Vec<(Kind, St
     }
 }
 
-/// The router kinds a strategy uses (for reading them back).
-#[must_use]
-pub fn router_kind(routing: &TrafficRouting) -> Option<Kind> {
-    match routing {
-        TrafficRouting::Istio { .. } => Some(VIRTUAL_SERVICE),
-        TrafficRouting::GatewayApi { .. } => Some(HTTP_ROUTE),
-        _ => None,
-    }
-}
-
 /// The weight (percent to the new version) a router object sets, read back from the cluster: the
 /// canary destination's share of the first rule.
 #[must_use]
