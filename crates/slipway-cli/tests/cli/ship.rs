@@ -239,6 +239,26 @@ fn ship_takes_hello_to_a_healthy_rollout_answering_on_its_node_port() {
 /// A standalone `slipway kubesim serve --runtime process`, stopped with SIGTERM when dropped.
 struct Kubesim(Child);
 
+impl Kubesim {
+    /// `slipway kubesim serve --runtime process`, its kubeconfig written to `kubeconfig`; stopped on drop.
+    fn serve(kubeconfig: &Path) -> Kubesim {
+        let mut child = super::slipway()
+            .args(["kubesim", "serve", "--runtime", "process", "--kubeconfig"])
+            .arg(kubeconfig)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("slipway kubesim serve runs");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("the address");
+        let sim = Kubesim(child);
+        assert!(line.starts_with("http://127.0.0.1:"), "{line}");
+        sim
+    }
+}
+
 impl Drop for Kubesim {
     fn drop(&mut self) {
         let _ = Command::new("kill")
@@ -255,19 +275,7 @@ fn a_version_failing_its_health_check_is_rolled_back_and_the_previous_one_keeps_
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let kubeconfig = dir.path().join("kubeconfig");
-    let mut child = super::slipway()
-        .args(["kubesim", "serve", "--runtime", "process", "--kubeconfig"])
-        .arg(&kubeconfig)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("slipway kubesim serve runs");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("the address");
-    let _sim = Kubesim(child);
-    assert!(line.starts_with("http://127.0.0.1:"), "{line}");
+    let _sim = Kubesim::serve(&kubeconfig);
 
     // -race is left out to keep the test quick; the other test runs it.
     let service = hello_copy(dir.path(), "[stages]\nrace = false\n");
@@ -462,18 +470,7 @@ fn a_version_whose_error_rate_rises_under_analysis_is_rolled_back() {
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let kubeconfig = dir.path().join("kubeconfig");
-    let mut child = super::slipway()
-        .args(["kubesim", "serve", "--runtime", "process", "--kubeconfig"])
-        .arg(&kubeconfig)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("slipway kubesim serve runs");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("the address");
-    let _sim = Kubesim(child);
+    let _sim = Kubesim::serve(&kubeconfig);
 
     // The canary's share of /greet answers that are 5xx, from kubesim's Prometheus API (ship passes
     // its URL as `prometheus`), over live traffic ship sends through the NodePort.

@@ -69,6 +69,17 @@ fn replicas(d: &Value) -> i64 {
         .unwrap_or(1)
 }
 
+/// The Deployment's progress deadline, shortened so that a version that never becomes ready is given up
+/// on quickly.
+fn give_up_after_2s(kube: &Kube) {
+    kube.patch(
+        &DEPLOYMENT,
+        "web",
+        &json!({"spec": {"progressDeadlineSeconds": 2}}),
+    )
+    .expect("deadline");
+}
+
 fn first(kube: &Kube, replicas: u32) -> Outcome {
     let log = std::cell::RefCell::new(Vec::new());
     let out = driver(kube, &log)
@@ -100,13 +111,7 @@ fn rolling_update_completes() {
 fn rolling_onto_an_image_that_never_becomes_ready_is_undone() {
     let e = env(Options::default().never_ready("*:broken"));
     first(&e.kube, 2);
-    e.kube
-        .patch(
-            &DEPLOYMENT,
-            "web",
-            &json!({"spec": {"progressDeadlineSeconds": 2}}),
-        )
-        .expect("deadline");
+    give_up_after_2s(&e.kube);
     let log = std::cell::RefCell::new(Vec::new());
     let out = driver(&e.kube, &log)
         .apply(&request("web:broken", spec(StrategyKind::Rolling, None), 2))
@@ -320,13 +325,7 @@ fn blue_green_promotes_and_aborts() {
 #[test]
 fn routed_canary_sets_virtual_service_weights() {
     let e = env(Options::default());
-    let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-        "metadata": {"name": "virtualservices.networking.istio.io"},
-        "spec": {"group": "networking.istio.io", "scope": "Namespaced",
-            "names": {"plural": "virtualservices", "kind": "VirtualService", "singular": "virtualservice", "listKind": "VirtualServiceList"},
-            "versions": [{"name": "v1beta1", "served": true, "storage": true,
-                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}});
-    create_crd(&e, &crd);
+    define(&e, &VIRTUAL_SERVICE);
     first(&e.kube, 4);
     let spec = RolloutSpec::from_flags(
         StrategyKind::Canary,
@@ -362,12 +361,26 @@ fn routed_canary_sets_virtual_service_weights() {
     assert_eq!(vs["spec"]["http"][0]["route"][0]["weight"], 100);
 }
 
-fn create_crd(e: &Env, crd: &Value) {
+/// Serves `kind` as a custom resource (schemaless), as Istio's or the Gateway API's CRDs would.
+fn define(e: &Env, kind: &slipway_deploy::cluster::Kind) {
+    let singular = kind.kind.to_ascii_lowercase();
+    let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": format!("{}.{}", kind.plural, kind.group())},
+        "spec": {"group": kind.group(), "scope": "Namespaced",
+            "names": {"plural": kind.plural, "kind": kind.kind, "singular": singular,
+                "listKind": format!("{}List", kind.kind)},
+            "versions": [{"name": kind.version(), "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}});
+    kubectl_apply(e, &crd);
+}
+
+/// `kubectl apply` of `object` on the simulator.
+fn kubectl_apply(e: &Env, object: &Value) {
     let dir = tempfile::tempdir().expect("dir");
     let config = dir.path().join("config");
     e.sim.write_kubeconfig(&config).expect("kubeconfig");
-    let file = dir.path().join("crd.json");
-    std::fs::write(&file, crd.to_string()).expect("write");
+    let file = dir.path().join("object.json");
+    std::fs::write(&file, object.to_string()).expect("write");
     let out = std::process::Command::new("kubectl")
         .args(["apply", "-f"])
         .arg(&file)
@@ -588,13 +601,7 @@ fn hello_manifest() -> Vec<Value> {
 fn a_canary_that_never_becomes_ready_is_aborted_at_its_deadline() {
     let e = env(Options::default().never_ready("*:broken"));
     first(&e.kube, 3);
-    e.kube
-        .patch(
-            &DEPLOYMENT,
-            "web",
-            &json!({"spec": {"progressDeadlineSeconds": 2}}),
-        )
-        .expect("deadline");
+    give_up_after_2s(&e.kube);
     let log = std::cell::RefCell::new(Vec::new());
     let out = driver(&e.kube, &log)
         .apply(&request(
@@ -615,13 +622,7 @@ fn a_canary_that_never_becomes_ready_is_aborted_at_its_deadline() {
 #[test]
 fn a_users_httproute_gets_the_weights_and_keeps_the_rest() {
     let e = env(Options::default());
-    let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-        "metadata": {"name": "httproutes.gateway.networking.k8s.io"},
-        "spec": {"group": "gateway.networking.k8s.io", "scope": "Namespaced",
-            "names": {"plural": "httproutes", "kind": "HTTPRoute", "singular": "httproute", "listKind": "HTTPRouteList"},
-            "versions": [{"name": "v1", "served": true, "storage": true,
-                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}});
-    create_crd(&e, &crd);
+    define(&e, &slipway_deploy::cluster::HTTP_ROUTE);
     first(&e.kube, 2);
     let route = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
         "metadata": {"name": "public", "namespace": "default"},
@@ -629,7 +630,7 @@ fn a_users_httproute_gets_the_weights_and_keeps_the_rest() {
             "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
                 "backendRefs": [{"name": "web-stable", "port": 8080, "weight": 100},
                                 {"name": "web-canary", "port": 8080, "weight": 0}]}]}});
-    create_crd(&e, &route);
+    kubectl_apply(&e, &route);
     let spec = RolloutSpec::from_argo(
         "canary:\n  stableService: web-stable\n  canaryService: web-canary\n  trafficRouting:\n    plugins:\n      argoproj-labs/gatewayAPI:\n        httpRoute: public\n  steps:\n  - setWeight: 40\n  - pause: {}\n",
     )
