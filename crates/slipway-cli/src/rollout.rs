@@ -102,13 +102,8 @@ fn exit(phase: Phase) -> ExitCode {
 }
 
 fn progress_line(state: &RolloutState) {
-    let reason = if state.reason.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", state.reason)
-    };
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "{}{reason}: {}", state.phase, state.message);
+    let _ = writeln!(err, "{}", state.summary());
 }
 
 fn connect(target: &TargetArgs) -> Result<Kube, String> {

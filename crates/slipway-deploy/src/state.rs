@@ -203,6 +203,16 @@ impl RolloutState {
         serde_json::to_string(self).expect("a rollout state always serialises")
     }
 
+    /// `Phase (reason): message`, as progress lines show a state.
+    #[must_use]
+    pub fn summary(&self) -> String {
+        if self.reason.is_empty() {
+            format!("{}: {}", self.phase, self.message)
+        } else {
+            format!("{} ({}): {}", self.phase, self.reason, self.message)
+        }
+    }
+
     /// Whether the rollout is still under way (not Done).
     #[must_use]
     pub fn is_active(&self) -> bool {

@@ -366,21 +366,13 @@ pub(crate) fn rollout(
     }
     let providers =
         HttpProviders::new(HttpOptions::default()).map_err(|e| Outcome::failed(chain(&e)))?;
-    let mut messages: Vec<String> = Vec::new();
     let outcome = {
         let mut driver = Rollout::new(&connection.kube, name)
             .provider(&providers)
             // Pauses and analyses can take long; a deadline that passes rolls back well before this.
             .timeout(deadline * 5 + Duration::from_secs(600))
             .on_progress(|state| {
-                let reason = if state.reason.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", state.reason)
-                };
-                let line = format!("{}{reason}: {}", state.phase, state.message);
-                running.step(&line);
-                messages.push(line);
+                running.step(&state.summary());
                 if let Some(t) = &traffic
                     && !t.aimed()
                     && let Ok(Some(port)) = node_port(connection, name)
@@ -395,24 +387,17 @@ pub(crate) fn rollout(
         // What the next ship brings up first on a fresh simulator (best effort: only a convenience).
         let _ = std::fs::write(&last_shipped, image);
     }
-    let state = &outcome.state;
-    let reason = if state.reason.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", state.reason)
-    };
+    let summary = outcome.state.summary();
     let rolled_back = outcome.phase == Phase::Degraded;
     let result = match outcome.phase {
         Phase::Healthy => Outcome::passed(format!("Healthy ({})", config.strategy)),
         Phase::Paused => Outcome::paused(format!(
-            "Paused{reason}: {}; slipway deploy promote --name {name} carries on",
-            state.message
+            "{summary}; slipway deploy promote --name {name} carries on"
         )),
         Phase::Degraded => Outcome::failed(format!(
-            "rolled back: the new version is Degraded{reason}: {}; the previous version stays",
-            state.message
+            "rolled back: the new version is {summary}; the previous version stays"
         )),
-        other => Outcome::paused(format!("{other}{reason}: {}", state.message)),
+        _ => Outcome::paused(summary),
     };
     Ok((
         Deployed {
