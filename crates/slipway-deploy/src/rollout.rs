@@ -335,7 +335,6 @@ impl<'a, C: Cluster> Rollout<'a, C> {
         let mut observed = Observed::new(&self.name, stable, SystemTime::now());
         observed.state = state;
         let names = Names::new(&self.name);
-        let names_for_routes = names.clone();
         observed.canary = self.get(&DEPLOYMENT, &names.canary)?;
         let selector = observed
             .stable
@@ -373,9 +372,9 @@ impl<'a, C: Cluster> Rollout<'a, C> {
             .collect();
         let mut service_names = vec![
             names.stable.clone(),
-            names.stable_service,
-            names.canary_service,
-            names.preview_service,
+            names.stable_service.clone(),
+            names.canary_service.clone(),
+            names.preview_service.clone(),
         ];
         match &spec.strategy {
             Spec::Canary(c) => {
@@ -415,9 +414,7 @@ impl<'a, C: Cluster> Rollout<'a, C> {
                         == Some(self.name.as_str())
             });
         if let Spec::Canary(c) = &spec.strategy {
-            for (kind, name) in
-                crate::traffic::routing_objects(&c.traffic_routing, &names_for_routes)
-            {
+            for (kind, name) in crate::traffic::routing_objects(&c.traffic_routing, &names) {
                 if let Some(object) = self.get(&kind, &name)? {
                     observed
                         .routes
@@ -456,13 +453,14 @@ impl<'a, C: Cluster> Rollout<'a, C> {
         for change in changes {
             match change {
                 Change::Apply(object) => {
-                    let kind = Kind::of(object).map_or_else(String::new, |k| k.kind.to_owned());
+                    let known = Kind::of(object);
+                    let kind = known.map_or_else(String::new, |k| k.kind.to_owned());
                     let name = object
                         .pointer("/metadata/name")
                         .and_then(Value::as_str)
                         .unwrap_or_default()
                         .to_owned();
-                    let live = Kind::of(object).and_then(|k| self.current(observed, &k, &name));
+                    let live = known.and_then(|k| self.current(observed, &k, &name));
                     let key = (kind.clone(), name.clone());
                     let unchanged = match &live {
                         Some(live) => holds(live, object),

@@ -411,6 +411,12 @@ impl Plan<'_> {
         }
     }
 
+    /// Whether the user's Deployment asks for `image` and its N replicas already.
+    fn stable_runs(&self, image: &str) -> bool {
+        container_image(&self.o.stable, &self.st.container) == Some(image)
+            && spec_replicas(&self.o.stable) == self.n()
+    }
+
     /// The patch that gives the stable Deployment the new image (and its replicas back, unless an
     /// autoscaler owns them).
     fn new_image_patch(&self, image: &str) -> Value {
@@ -822,10 +828,8 @@ fn create(mut plan: Plan<'_>) -> Decision {
 /// The rolling strategy: set the image, watch the Deployment as `kubectl rollout status` does, undo
 /// when its progress deadline passes.
 fn rolling_update(mut plan: Plan<'_>) -> Flow<'_> {
-    let n = plan.n();
     let image = plan.st.image.clone();
-    let current = container_image(&plan.o.stable, &plan.st.container).map(str::to_owned);
-    if current.as_deref() != Some(image.as_str()) || spec_replicas(&plan.o.stable) != n {
+    if !plan.stable_runs(&image) {
         let patch = plan.new_image_patch(&image);
         plan.patch_stable(patch);
         let message = format!("rolling {} to {image}", plan.names.stable);
@@ -942,8 +946,7 @@ fn promoting(mut plan: Plan<'_>) -> Flow<'_> {
     if plan.routing().is_some() {
         plan.route(weight, false);
     }
-    let current = container_image(&plan.o.stable, &plan.st.container).map(str::to_owned);
-    if current.as_deref() != Some(image.as_str()) || spec_replicas(&plan.o.stable) != n {
+    if !plan.stable_runs(&image) {
         let patch = plan.new_image_patch(&image);
         plan.patch_stable(patch);
         let message = format!("promoting: rolling {} to {image}", plan.names.stable);
@@ -958,14 +961,8 @@ fn promoting(mut plan: Plan<'_>) -> Flow<'_> {
             Flow::Again(plan)
         }
         RolloutStatus::Complete(_) => {
-            if plan.routing().is_some() {
-                plan.route(Weight::ZERO, false);
-            }
-            if let Spec::BlueGreen(_) = plan.spec.strategy {
-                let selector = Value::Object(plan.base.clone());
-                plan.point_active(&selector);
-            }
-            plan.scale_canary(0);
+            // The user's Deployment runs the new version: the canary's routes and pods go.
+            clear_new_version(&mut plan);
             plan.st.stage = Stage::Done;
             let message = format!("{image} promoted: {n}/{n} replicas, all traffic");
             Flow::Done(plan.rest(Phase::Healthy, "", message))
