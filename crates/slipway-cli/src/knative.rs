@@ -2,15 +2,13 @@
 //! canary by revision traffic split (`slipway_deploy::serverless`).
 
 use std::process::ExitCode;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use clap::Subcommand;
-use serde_json::{Value, json};
+use serde_json::Value;
 use slipway_deploy::cluster::kube::Kube;
-use slipway_deploy::cluster::{Cluster as _, KNATIVE_SERVICE};
 use slipway_deploy::serverless::{
-    Action, Container, Observed, Outcome, Phase, Probe, STATE_ANNOTATION, State, reconcile, render,
-    traffic_json, traffic_latest,
+    Action, Container, Outcome, Phase, Probe, drive, render, traffic_latest,
 };
 use slipway_deploy::spec::{Step, parse_steps};
 
@@ -155,12 +153,6 @@ fn container(args: &RenderArgs) -> Result<Container, String> {
     Ok(c)
 }
 
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 /// The cluster: `--kubeconfig`, else kubectl's usual lookup (or the in-cluster account).
 pub(crate) fn connect(
     kubeconfig: Option<&std::path::Path>,
@@ -171,37 +163,6 @@ pub(crate) fn connect(
         None => Kube::infer(namespace),
     }
     .map_err(|e| crate::deploy::chain(&e))
-}
-
-fn recorded_state(live: &Value) -> Option<State> {
-    live.pointer("/metadata/annotations")
-        .and_then(|a| a.get(STATE_ANNOTATION))
-        .and_then(Value::as_str)
-        .and_then(State::from_annotation)
-}
-
-fn image_of(template: &Value) -> Option<&str> {
-    template
-        .pointer("/spec/containers/0/image")
-        .and_then(Value::as_str)
-}
-
-/// The state a run starts from: the recorded one when it is the same image (a rerun resumes), a
-/// canary from the revision serving now for a new image, none for a first deployment.
-fn starting_state(live: Option<&Value>, template: Option<&Value>) -> State {
-    let Some(live) = live else {
-        return State::starting_from(None);
-    };
-    let recorded = recorded_state(live);
-    let Some(template) = template else {
-        return recorded.unwrap_or_default();
-    };
-    let same_image = image_of(template) == live.pointer("/spec/template").and_then(image_of);
-    match recorded {
-        Some(state) if same_image => state,
-        _ if same_image => State::starting_from(None),
-        _ => State::starting_from(Observed::from_service(live).serving()),
-    }
 }
 
 fn report(name: &str, o: &Outcome) {
@@ -244,10 +205,8 @@ fn walk(
     })
 }
 
-/// Applies the Knative Service `name` (with `template`, or as it is) and reconciles its traffic until
-/// the rollout rests: its outcome, and whether a rollback was asked for and done (for `slipway ship
-/// --deploy knative` too).
-#[allow(clippy::too_many_lines)] // one loop: observe, decide, apply, report, wait
+/// Applies the Knative Service `name` and reconciles its traffic until the rollout rests (for `slipway
+/// ship --deploy knative` too): [`drive`] with the outcome reported on stderr.
 pub(crate) fn walk_on(
     cluster: &Kube,
     name: &str,
@@ -256,93 +215,8 @@ pub(crate) fn walk_on(
     action: Action,
     timeout: Duration,
 ) -> Result<(Outcome, bool), String> {
-    let namespace = cluster.namespace().to_owned();
-    let get = |what: &str| {
-        cluster.get(&KNATIVE_SERVICE, name).map_err(|e| {
-            format!(
-                "{what} knative service {namespace}/{name}: {}",
-                crate::deploy::chain(&e)
-            )
-        })
-    };
-    let mut live = get("reading")?;
-    if template.is_none() && live.is_none() {
-        return Err(format!("knative service {name} not found"));
-    }
-    let mut state = starting_state(live.as_ref(), template);
-    let mut action = action;
-    let mut applied_once = false;
-    let deadline = Instant::now() + timeout;
-    loop {
-        let observed = live
-            .as_ref()
-            .map(Observed::from_service)
-            .unwrap_or_default();
-        let o = reconcile(steps, &state, &observed, action, now_secs());
-        action = Action::Reconcile;
-        let spec_template = template
-            .cloned()
-            .or_else(|| {
-                live.as_ref()
-                    .and_then(|l| l.pointer("/spec/template").cloned())
-            })
-            .unwrap_or_else(|| json!({}));
-        let desired = json!({
-            "apiVersion": "serving.knative.dev/v1",
-            "kind": "Service",
-            "metadata": {"name": name, "annotations": {STATE_ANNOTATION: o.state.to_annotation()}},
-            "spec": {"template": spec_template, "traffic": traffic_json(&o.traffic)},
-        });
-        let live_traffic = live.as_ref().and_then(|l| l.pointer("/spec/traffic"));
-        let live_state = live.as_ref().and_then(recorded_state);
-        if !applied_once
-            || live_traffic != Some(&traffic_json(&o.traffic))
-            || live_state.as_ref() != Some(&o.state)
-        {
-            cluster.apply(&desired).map_err(|e| {
-                format!(
-                    "applying knative service {namespace}/{name}: {}",
-                    crate::deploy::chain(&e)
-                )
-            })?;
-            applied_once = true;
-        }
-        state = o.state.clone();
-        let wait = match o.phase {
-            Phase::Healthy | Phase::Degraded | Phase::Inconclusive => {
-                report(name, &o);
-                let asked = template.is_none() && state.aborted;
-                return Ok((o, asked));
-            }
-            Phase::Paused if o.resume_in.is_none() => {
-                report(name, &o);
-                return Ok((o, false));
-            }
-            Phase::Paused => o.resume_in.unwrap_or_default().min(Duration::from_secs(1)),
-            _ => Duration::from_millis(200),
-        };
-        if Instant::now() >= deadline {
-            report(name, &o);
-            return Err(format!(
-                "knative service {name}: timed out after {}s",
-                timeout.as_secs()
-            ));
-        }
-        // A watch from the version seen, bounded by the wait: no change means look again then.
-        let version = live
-            .as_ref()
-            .and_then(|l| l.pointer("/metadata/resourceVersion"))
-            .and_then(Value::as_str)
-            .unwrap_or("0")
-            .to_owned();
-        cluster
-            .wait(&KNATIVE_SERVICE, &version, wait)
-            .map_err(|e| {
-                format!(
-                    "watching knative service {namespace}/{name}: {}",
-                    crate::deploy::chain(&e)
-                )
-            })?;
-        live = get("reading")?;
-    }
+    drive(cluster, name, steps, template, action, timeout, |o| {
+        report(name, o);
+    })
+    .map_err(|e| crate::deploy::chain(&e))
 }

@@ -25,6 +25,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+pub mod drive;
+pub use drive::drive;
+
 use crate::replicas::Weight;
 use crate::spec::Step;
 
